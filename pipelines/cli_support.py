@@ -1,0 +1,109 @@
+"""What the command-line tools share: credentials from dlt config, logging, and one-line errors."""
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dlt.common.configuration import with_config
+from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.typing import TSecretStrValue
+from requests.exceptions import RequestException
+
+from sources.cometchat import MISSING_CREDENTIALS_HELP, CometChatCredentials
+from sources.cometchat.errors import (
+    CometChatApiError,
+    CometChatAuthError,
+    CometChatConfigError,
+    CometChatError,
+)
+from sources.cometchat.settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE
+
+DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
+DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
+EXIT_FAILED = 1
+EXIT_UNUSABLE_INPUT = 2
+DEBUG_ENV = "COMETCHAT_DEBUG"
+
+
+@with_config(sections=("sources", "cometchat"))
+def resolve_credentials(
+    app_id: str | None = None,
+    api_key: TSecretStrValue | None = None,
+    region: str = DEFAULT_REGION,
+    base_url: str | None = None,
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
+) -> tuple[CometChatCredentials, float]:
+    """The `[sources.cometchat]` settings from .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
+    if not app_id or not api_key:
+        raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
+    return CometChatCredentials(
+        app_id=app_id, api_key=api_key, region=region, base_url=base_url
+    ), requests_per_minute
+
+
+@contextmanager
+def credentials_for(
+    demo: bool, requests_per_minute: float | None
+) -> Iterator[tuple[CometChatCredentials, float]]:
+    """The configured account's credentials, or with `demo` those of a seeded emulator started for the block."""
+    if not demo:
+        credentials, configured_budget = resolve_credentials()
+        yield credentials, requests_per_minute or configured_budget
+        return
+    from sources.cometchat_emulator import Emulator, EmulatorConfig
+
+    print(f"Starting the CometChat emulator with seeded demo data: {DEMO_DATA}", file=sys.stderr)
+    with Emulator(EmulatorConfig(**DEMO_DATA)) as emulator:
+        credentials = CometChatCredentials(
+            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        )
+        yield credentials, requests_per_minute or DEMO_REQUESTS_PER_MINUTE
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    for name in ("sources", "pipelines"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+
+
+@contextmanager
+def exit_on_known_errors() -> Iterator[None]:
+    """Turns a configuration, credential or API failure into one line on stderr and an exit status."""
+    try:
+        yield
+    except Exception as error:
+        cause = root_cause(error)
+        status, line = _describe(cause)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(line, file=sys.stderr)
+        raise SystemExit(status) from None
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The connector's own error behind dlt's wrappers (PipelineStepFailed, ResourceExtractionError...)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, CometChatError | ConfigurationException | RequestException):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return error
+
+
+def _describe(error: BaseException) -> tuple[int, str]:
+    if isinstance(error, CometChatAuthError):
+        return EXIT_UNUSABLE_INPUT, f"CometChat rejected the credentials ({error.code}): {error.api_message}"
+    if isinstance(error, CometChatConfigError | ConfigurationException):
+        return EXIT_UNUSABLE_INPUT, f"Configuration error: {error}"
+    if isinstance(error, CometChatApiError):
+        return EXIT_FAILED, f"CometChat API error: {error}"
+    if isinstance(error, CometChatError):
+        return EXIT_FAILED, f"CometChat error: {error}"
+    if isinstance(error, RequestException):
+        return EXIT_FAILED, f"Could not reach CometChat after retries: {type(error).__name__}: {error}"
+    return EXIT_FAILED, f"Failed: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback)"

@@ -1,0 +1,233 @@
+"""dlt source for the CometChat REST API v3: users, groups, members, conversations and messages.
+
+Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url) or in the matching
+`SOURCES__COMETCHAT__*` environment variables. Building the source makes no API calls.
+"""
+
+import logging
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any
+
+import dlt
+from dlt.common.typing import TSecretStrValue
+from dlt.sources import DltResource
+
+from .changes import TRow, only_changed
+from .client import CometChatClient, group_path
+from .credentials import CometChatCredentials
+from .errors import CometChatConfigError, CometChatNotFoundError
+from .settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
+from .shaping import (
+    changed_message,
+    changed_message_id,
+    shape_conversation,
+    shape_group,
+    shape_member,
+    shape_message,
+    shape_user,
+)
+
+__all__ = ["MISSING_CREDENTIALS_HELP", "CometChatClient", "CometChatCredentials", "cometchat_source"]
+
+logger = logging.getLogger(__name__)
+
+MISSING_CREDENTIALS_HELP = (
+    "CometChat credentials are missing: set app_id, region and api_key under [sources.cometchat] in "
+    ".dlt/secrets.toml (see .dlt/secrets.toml.example), or set the environment variables "
+    "SOURCES__COMETCHAT__APP_ID, SOURCES__COMETCHAT__REGION and SOURCES__COMETCHAT__API_KEY."
+)
+_JSON = {"data_type": "json"}
+
+
+@dlt.source(name="cometchat", max_table_nesting=1)
+def cometchat_source(
+    app_id: str | None = None,
+    api_key: TSecretStrValue | None = None,
+    region: str = DEFAULT_REGION,
+    base_url: str | None = None,
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
+    max_workers: int = MAX_WORKERS,
+    client: CometChatClient | None = None,
+) -> Sequence[DltResource]:
+    """Every user, group, membership, per-viewer conversation and message of one CometChat app.
+
+    Args:
+        app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
+        requests_per_minute: the request budget shared by every call of the run (free plan: 500).
+        max_workers: concurrent connections for per-group and per-viewer requests.
+        client: a ready client, for callers that want its request statistics.
+    """
+    if client is None:
+        if not app_id or not api_key:
+            raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
+        credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
+        client = CometChatClient(
+            credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
+        )
+    return (
+        users(client),
+        groups(client),
+        group_members(client),
+        conversations(client, "user"),
+        conversations(client, "group"),
+        messages(client),
+    )
+
+
+def users(client: CometChatClient) -> DltResource:
+    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns={"metadata": _JSON})
+    def users_resource() -> Iterator[list[TRow]]:
+        digests = dlt.current.resource_state().setdefault("digests", {})
+        for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
+            yield only_changed(map(shape_user, page), _by("uid"), digests)
+
+    return users_resource
+
+
+def groups(client: CometChatClient) -> DltResource:
+    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns={"metadata": _JSON})
+    def groups_resource() -> Iterator[list[TRow]]:
+        digests = dlt.current.resource_state().setdefault("digests", {})
+        for page in client.pages("groups", {"withTags": "true"}):
+            yield only_changed(map(shape_group, page), _by("guid"), digests)
+
+    return groups_resource
+
+
+def group_members(client: CometChatClient) -> DltResource:
+    """Memberships of the groups whose member count or update time changed since the last run.
+
+    A changed group's rows are replaced whole (merge key `guid`), so members who left disappear.
+    """
+
+    @dlt.resource(
+        name="group_members",
+        primary_key=("guid", "uid"),
+        merge_key="guid",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+    )
+    def group_members_resource() -> Iterator[Any]:
+        fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
+        for page in client.pages("groups"):
+            for group in page:
+                fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
+                if fingerprints.get(group["guid"]) != fingerprint:
+                    yield _members_of(client, group["guid"], fingerprints, fingerprint)
+
+    return group_members_resource
+
+
+@dlt.defer
+def _members_of(
+    client: CometChatClient, guid: str, fingerprints: dict[str, str], fingerprint: str
+) -> list[TRow]:
+    try:
+        rows = [
+            shape_member(guid, member)
+            for page in client.pages(group_path(guid, "members"))
+            for member in page
+        ]
+    except CometChatNotFoundError as error:
+        _warn_gone(error)
+        return []
+    fingerprints[guid] = fingerprint
+    return rows
+
+
+def conversations(client: CometChatClient, conversation_type: str) -> DltResource:
+    """Every (viewer, conversation) of one type, with that viewer's unread count and tags.
+
+    The app-wide list names each row's viewer in `uid`. Where it does not, each user's own list is
+    read instead, one request per viewer, concurrently.
+    """
+
+    @dlt.resource(
+        name=f"{conversation_type}_conversations",
+        primary_key=("viewer_uid", "conversation_id"),
+        write_disposition="merge",
+    )
+    def conversations_resource() -> Iterator[Any]:
+        digests = dlt.current.resource_state().setdefault("digests", {})
+        params = {"conversationType": conversation_type, "withTags": "true"}
+        pages = client.pages("conversations", params)
+        first_page = next(pages, [])
+        if all("uid" in row for row in first_page):
+            for page in chain([first_page], pages):
+                yield only_changed(
+                    (shape_conversation(row["uid"], row) for row in page), _conversation_key, digests
+                )
+            return
+        logger.info("The app-wide conversation list does not name viewers: reading each user's list")
+        for users_page in client.pages("users"):
+            for user in users_page:
+                yield _conversations_of(client, user["uid"], params, digests)
+
+    return conversations_resource
+
+
+@dlt.defer
+def _conversations_of(
+    client: CometChatClient, viewer_uid: str, params: dict[str, str], digests: dict[str, str]
+) -> list[TRow]:
+    try:
+        rows = [
+            shape_conversation(viewer_uid, row)
+            for page in client.pages("conversations", params, on_behalf_of=viewer_uid)
+            for row in page
+        ]
+    except CometChatNotFoundError as error:
+        _warn_gone(error)
+        return []
+    return only_changed(rows, _conversation_key, digests)
+
+
+def messages(client: CometChatClient) -> DltResource:
+    """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
+
+    Edits and deletes arrive as action messages that carry the changed message, which is merged
+    over the stored copy. The cursor is kept in resource state by hand rather than with
+    `dlt.sources.incremental`, which would drop those changed copies for their old `sentAt`.
+    """
+
+    @dlt.resource(
+        name="messages",
+        primary_key="id",
+        write_disposition="merge",
+        columns={"metadata": _JSON, "custom_data": _JSON, "updated_at": {"dedup_sort": "desc"}},
+    )
+    def messages_resource() -> Iterator[list[TRow]]:
+        state = dlt.current.resource_state()
+        after = tuple(state["cursor"]) if "cursor" in state else None
+        for page in client.messages("messages", {"withTags": "true"}, after=after):
+            yield [shape_message(message) for message in chain(page, _changed_messages(client, page))]
+            state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+
+    return messages_resource
+
+
+def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[TRow]:
+    """The current copies of messages edited or deleted by the action messages of a page."""
+    for action in page:
+        target = changed_message(action)
+        if target is not None:
+            yield target
+        elif (target_id := changed_message_id(action)) is not None:
+            try:
+                yield client.get(f"messages/{target_id}", {"withTags": "true"})
+            except CometChatNotFoundError as error:
+                logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
+
+
+def _by(field: str):
+    return lambda row: row[field]
+
+
+def _conversation_key(row: TRow) -> str:
+    return f"{row['viewer_uid']}|{row['conversation_id']}"
+
+
+def _warn_gone(error: CometChatNotFoundError) -> None:
+    if error.code not in GONE_ERROR_CODES:
+        raise error
+    logger.warning("Skipped: %s (deleted while the run was going on)", error)

@@ -1,0 +1,46 @@
+"""Constants of the CometChat REST API v3 and of this connector."""
+
+from typing import Final
+
+REGIONS: Final = ("us", "eu", "in")
+DEFAULT_REGION: Final = "us"
+BASE_URL_TEMPLATE: Final = "https://{app_id}.api-{region}.cometchat.io/v3"
+
+# The free "Build" plan allows 500 requests per minute; paid plans 20,000 (contract §10).
+DEFAULT_REQUESTS_PER_MINUTE: Final = 500
+
+# Largest page the API serves: perPage for page-number lists, limit for message lists (contract §3).
+PAGE_SIZE: Final = 1000
+MESSAGE_PAGE_SIZE: Final = 1000
+
+REQUEST_TIMEOUT_SECONDS: Final = 60.0
+MAX_ATTEMPTS: Final = 8
+BACKOFF_FACTOR_SECONDS: Final = 0.5
+MAX_RETRY_DELAY_SECONDS: Final = 90.0
+# When a Retry-After header is missing on a 429, the docs suggest waiting up to a minute.
+DEFAULT_RETRY_AFTER_SECONDS: Final = 5.0
+
+# Concurrent requests for per-group and per-viewer fetches; the rate budget still applies.
+MAX_WORKERS: Final = 4
+
+# Error codes that mean the credentials or the app id are wrong: the run stops at once.
+AUTH_ERROR_CODES: Final = frozenset(
+    {
+        "AUTH_ERR_EMPTY_APPID",
+        "AUTH_ERR_INVALID_APPID",
+        "AUTH_ERR_EMPTY_APIKEY",
+        "AUTH_ERR_APIKEY_NOT_FOUND",
+        "AUTH_ERR_NO_ACCESS",
+    }
+)
+# A user or group that vanished while the run was going on.
+GONE_ERROR_CODES: Final = frozenset({"ERR_UID_NOT_FOUND", "ERR_GUID_NOT_FOUND"})
+
+RESOURCE_NAMES: Final = (
+    "users",
+    "groups",
+    "group_members",
+    "user_conversations",
+    "group_conversations",
+    "messages",
+)

@@ -1,0 +1,116 @@
+"""`python pipelines/run.py`: credentials, one-line errors, options, and a key that never leaks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dlt
+
+from .loaded import tables
+from .test_resilience import REPO, run_cli
+
+
+def test_missing_credentials_say_how_to_set_them(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DLT_DATA_DIR": str(tmp_path / "dlt"), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / "run.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "SOURCES__COMETCHAT__API_KEY" in result.stderr and "secrets.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_key_fails_fast_with_one_line_and_no_key(emulator, tmp_path):
+    wrong_key = "0123456789abcdef0123456789abcdef01234567"
+    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__API_KEY": wrong_key})
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "AUTH_ERR_APIKEY_NOT_FOUND" in err
+    assert "Traceback" not in err + out
+    assert len([line for line in err.splitlines() if "rejected the credentials" in line]) == 1
+    assert wrong_key not in out + err
+
+
+def test_wrong_app_id_fails_fast(emulator, tmp_path):
+    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__APP_ID": "someone-elses-app"})
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "AUTH_ERR_INVALID_APPID" in err
+    assert "Traceback" not in err + out
+
+
+def test_key_appears_in_no_output_log_trace_or_table(emulator, tmp_path):
+    process = run_cli(emulator, tmp_path, env_extra={"RUNTIME__LOG_LEVEL": "DEBUG"})
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "Requests:" in out
+    assert emulator.api_key not in out + err
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert emulator.api_key.encode() not in path.read_bytes(), path
+
+
+def test_subset_of_resources_and_custom_dataset(emulator, tmp_path):
+    process = run_cli(emulator, tmp_path, "--resources", "users,groups", "--dataset-name", "chat_subset")
+    _out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    pipeline = dlt.attach("cometchat", pipelines_dir=str(tmp_path / "dlt" / "pipelines"))
+    assert pipeline.dataset_name == "chat_subset"
+    assert {"users", "groups"} <= tables(pipeline)
+    assert "messages" not in tables(pipeline)
+
+
+def test_full_refresh_reloads_everything(emulator, tmp_path):
+    for args in ((), ("--full-refresh",)):
+        process = run_cli(emulator, tmp_path, *args)
+        _out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    pipeline = dlt.attach("cometchat", pipelines_dir=str(tmp_path / "dlt" / "pipelines"))
+    rows = pipeline.last_trace.last_normalize_info.row_counts
+    assert rows["messages"] == len(emulator.ground_truth()["messages"])
+
+
+def test_unknown_resource_is_a_usage_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / "run.py"), "--resources", "mesages"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "unknown resource" in result.stderr
+
+
+def test_rejects_plain_http_outside_loopback(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SOURCES__COMETCHAT__APP_ID": "app",
+        "SOURCES__COMETCHAT__API_KEY": "k" * 40,
+        "SOURCES__COMETCHAT__BASE_URL": "http://cometchat.example.com/v3",
+    }
+    result = subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / "run.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "https" in result.stderr
+
+
+def test_loads_to_a_second_destination_filesystem_parquet(emulator, make_pipeline, tmp_path: Path):
+    from .conftest import load_from
+    from .expected import expected_messages
+    from .loaded import loaded_messages
+
+    bucket = tmp_path / "lake"
+    pipeline = make_pipeline("cometchat_lake", destination=dlt.destinations.filesystem(bucket.as_uri()))
+    load_from(emulator, pipeline)
+    assert list(bucket.rglob("*.parquet")), "filesystem destination should hold parquet files"
+    assert loaded_messages(pipeline) == expected_messages(emulator.ground_truth())

@@ -1,0 +1,158 @@
+"""A full load and incremental re-loads of the emulator equal its ground truth exactly."""
+
+import pytest
+
+from .conftest import load_from
+from .expected import (
+    epoch,
+    expected_children,
+    expected_conversations,
+    expected_entities,
+    expected_messages,
+)
+from .loaded import child_lists, loaded_child_rows, loaded_conversations, loaded_messages, table, tables
+
+CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
+
+
+def assert_matches_ground_truth(pipeline, truth: dict) -> None:
+    users = table(pipeline, "users")
+    assert sorted(users["uid"]) == sorted(u["uid"] for u in truth["users"])
+    assert dict(zip(users["uid"], users["name"], strict=True)) == {
+        u["uid"]: u["name"] for u in truth["users"]
+    }
+    assert child_lists(pipeline, "users", "tags", ["uid"]) == {
+        (u["uid"],): u.get("tags", []) for u in truth["users"]
+    }
+
+    groups = table(pipeline, "groups")
+    assert dict(zip(groups["guid"], groups["name"], strict=True)) == {
+        g["guid"]: g["name"] for g in truth["groups"]
+    }
+    assert child_lists(pipeline, "groups", "tags", ["guid"]) == {
+        (g["guid"],): g.get("tags", []) for g in truth["groups"]
+    }
+
+    members = table(pipeline, "group_members")
+    assert {(r.guid, r.uid, r.scope, epoch(r.joined_at)) for r in members.itertuples()} == {
+        (m["guid"], m["uid"], m["scope"], m["joinedAt"]) for m in truth["members"]
+    }
+    assert len(members) == len(truth["members"])
+
+    for conversation_type in ("user", "group"):
+        assert loaded_conversations(pipeline, conversation_type) == expected_conversations(
+            truth, conversation_type
+        )
+
+    assert loaded_messages(pipeline) == expected_messages(truth)
+    assert loaded_child_rows(pipeline, "entities") == expected_entities(truth)
+    for kind in CHILD_KINDS[1:]:
+        assert loaded_child_rows(pipeline, kind) == expected_children(truth, kind), kind
+
+
+def test_full_load_equals_ground_truth(emulator, make_pipeline):
+    pipeline = make_pipeline()
+    summary = load_from(emulator, pipeline)
+    truth = emulator.ground_truth()
+
+    assert_matches_ground_truth(pipeline, truth)
+    assert summary.rows_per_table["messages"] == len(truth["messages"])
+    # The history holds every kind of row the issue names.
+    messages = loaded_messages(pipeline)
+    assert any(m["parent_id"] for m in messages.values())
+    assert any(m["edited_at"] for m in messages.values())
+    assert any(m["deleted_at"] for m in messages.values())
+    assert any(m["category"] == "action" for m in messages.values())
+    assert {"sender", "receiver", "by", "on", "for"} <= {
+        row[1] for row in loaded_child_rows(pipeline, "entities")
+    }
+
+
+def test_every_table_reads_back_through_dataset(emulator, make_pipeline):
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    expected = {
+        "users",
+        "users__tags",
+        "groups",
+        "groups__tags",
+        "group_members",
+        "user_conversations",
+        "user_conversations__tags",
+        "group_conversations",
+        "group_conversations__tags",
+        "messages",
+        "messages__entities",
+        "messages__attachments",
+        "messages__reactions",
+        "messages__mentions",
+        "messages__tags",
+    }
+    assert expected <= tables(pipeline)
+    for name in sorted(tables(pipeline)):
+        frame = pipeline.dataset()[name].df()
+        assert len(frame) > 0, name
+
+
+def test_timestamps_are_utc_timestamp_columns(emulator, make_pipeline):
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    columns = pipeline.default_schema.get_table_columns("messages")
+    for name in ("sent_at", "updated_at", "edited_at", "deleted_at"):
+        assert columns[name]["data_type"] == "timestamp", name
+    assert str(table(pipeline, "messages")["sent_at"].dt.tz) == "UTC"
+
+
+def test_second_run_without_changes_is_cheap_and_loads_nothing(emulator, make_pipeline):
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    emulator.reset_stats()
+
+    summary = load_from(emulator, pipeline)
+
+    assert emulator.stats()["total"] <= 8
+    assert summary.requests.requests == emulator.stats()["total"]
+    assert sum(summary.rows_per_table.values()) == 0
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_next_run_brings_exactly_the_changes(make_emulator, make_pipeline):
+    with make_emulator(seed=11) as emulator:
+        pipeline = make_pipeline()
+        load_from(emulator, pipeline)
+        before = emulator.ground_truth()
+        conversation = next(c for c in before["conversations"] if c["conversationType"] == "user")
+        kept = [m for m in before["messages"] if m["category"] == "message" and not m.get("deletedAt")]
+
+        new_ids = emulator.add_messages(5)
+        emulator.edit_message(kept[0]["id"], "edited text ✏️")
+        emulator.delete_message(kept[1]["id"])
+        emulator.set_conversation_tags(
+            conversation["viewer"], conversation["conversationId"], ["vip", "🔥 hot"]
+        )
+        emulator.reset_stats()
+
+        summary = load_from(emulator, pipeline)
+        after = emulator.ground_truth()
+
+        assert_matches_ground_truth(pipeline, after)
+        # 5 new messages + 2 action messages (edit, delete) + the 2 changed messages.
+        assert summary.rows_per_table["messages"] == len(new_ids) + 2 + 2
+        assert summary.rows_per_table["user_conversations"] >= 1
+        assert emulator.stats()["total"] <= 10
+
+
+@pytest.mark.parametrize("burst", [2500])
+def test_many_messages_in_one_second_across_pages_and_runs(make_emulator, make_pipeline, burst):
+    with make_emulator(seed=5, messages=300) as emulator:
+        pipeline = make_pipeline()
+        newest = max(m["sentAt"] for m in emulator.ground_truth()["messages"])
+        emulator.add_messages(burst, sent_at=newest + 10)
+        load_from(emulator, pipeline)
+        # The next run resumes inside the very same second.
+        emulator.add_messages(700, sent_at=newest + 10)
+        load_from(emulator, pipeline)
+
+        truth = emulator.ground_truth()
+        assert loaded_messages(pipeline) == expected_messages(truth)
+        assert sum(1 for m in truth["messages"] if m["sentAt"] == newest + 10) == burst + 700

@@ -1,0 +1,93 @@
+"""Loads that survive 429 storms, server faults, resets, truncated bodies and a SIGKILL, and still end exact."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dlt
+
+from .conftest import load_from
+from .expected import expected_messages
+from .loaded import loaded_messages
+from .test_load import assert_matches_ground_truth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_load_is_exact_under_server_faults(make_emulator, make_pipeline):
+    with make_emulator(seed=3, messages=3000) as emulator:
+        emulator.configure(
+            fault_rate=0.25, fault_kinds=["500", "502", "503", "reset", "truncate", "slow"], slow_seconds=0.2
+        )
+        pipeline = make_pipeline()
+        summary = load_from(emulator, pipeline)
+        emulator.configure(fault_rate=0)
+
+        assert summary.requests.retries > 0
+        assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_load_is_exact_under_a_429_storm(make_emulator, make_pipeline):
+    with make_emulator(seed=4, messages=3000) as emulator:
+        emulator.configure(fault_rate=0.3, fault_kinds=["429"])
+        pipeline = make_pipeline()
+        summary = load_from(emulator, pipeline)
+        emulator.configure(fault_rate=0)
+
+        statuses = emulator.stats()["by_status"]
+        assert statuses.get("429", 0) > 0
+        assert summary.requests.retries >= statuses["429"]
+        assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_rate_limit_window_is_respected(make_emulator, make_pipeline):
+    """The server allows 15 requests per 2 s; the client is told 600/min and must slow down to the server."""
+    with make_emulator(seed=6, messages=3000) as emulator:
+        emulator.configure(rate_limit=15, rate_window=2)
+        pipeline = make_pipeline()
+        load_from(emulator, pipeline, requests_per_minute=600)
+        emulator.configure(rate_limit=0)
+        assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def run_cli(emulator, workdir: Path, *args: str, env_extra: dict | None = None, **popen) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "SOURCES__COMETCHAT__APP_ID": emulator.app_id,
+        "SOURCES__COMETCHAT__API_KEY": emulator.api_key,
+        "SOURCES__COMETCHAT__BASE_URL": emulator.base_url,
+        "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
+        "DLT_DATA_DIR": str(workdir / "dlt"),
+        **(env_extra or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "pipelines" / "run.py"), "--progress", "none", *args],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def test_sigkill_mid_run_then_rerun_ends_exact(make_emulator, tmp_path):
+    with make_emulator(seed=8, messages=8000) as emulator:
+        emulator.configure(latency_ms=60)
+        first = run_cli(emulator, tmp_path)
+        time.sleep(4)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        emulator.configure(latency_ms=0)
+
+        second = run_cli(emulator, tmp_path)
+        _out, err = second.communicate(timeout=300)
+        assert second.returncode == 0, err
+
+        pipeline = dlt.attach("cometchat", pipelines_dir=str(tmp_path / "dlt" / "pipelines"))
+        truth = emulator.ground_truth()
+        assert loaded_messages(pipeline) == expected_messages(truth)
+        assert_matches_ground_truth(pipeline, truth)

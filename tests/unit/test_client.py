@@ -1,0 +1,156 @@
+"""Narrow unit tests of the HTTP client against requests_mock: retries, errors, paging, secrets."""
+
+import logging
+
+import pytest
+import requests
+
+from sources.cometchat.client import CometChatClient, group_path, user_path
+from sources.cometchat.credentials import CometChatCredentials
+from sources.cometchat.errors import (
+    CometChatApiError,
+    CometChatAuthError,
+    CometChatError,
+    CometChatNotFoundError,
+)
+
+BASE = "https://app1.api-eu.cometchat.io/v3"
+KEY = "f" * 40
+
+
+@pytest.fixture
+def client(monkeypatch, requests_mock) -> CometChatClient:
+    monkeypatch.setattr("sources.cometchat.client.BACKOFF_FACTOR_SECONDS", 0.0)
+    client = CometChatClient(
+        CometChatCredentials(app_id="app1", api_key=KEY, region="eu"), requests_per_minute=1e6
+    )
+    return client
+
+
+def error(code: str, message: str = "nope") -> dict:
+    return {"error": {"code": code, "message": message, "devMessage": message, "source": "chat-api"}}
+
+
+def test_sends_key_and_app_id_headers_and_builds_the_regional_url(client, requests_mock):
+    requests_mock.get(f"{BASE}/users/a%2Fb", json={"data": {"uid": "a/b"}})
+    assert client.get(user_path("a/b")) == {"uid": "a/b"}
+    sent = requests_mock.last_request
+    assert sent.headers["apikey"] == KEY
+    assert sent.headers["appId"] == "app1"
+
+
+def test_percent_encodes_path_segments():
+    assert user_path("x y/z", "conversation") == "users/x%20y%2Fz/conversation"
+    assert group_path("g#1", "members") == "groups/g%231/members"
+
+
+def test_retries_server_errors_and_resets_a_bounded_number_of_times(client, requests_mock):
+    requests_mock.get(
+        f"{BASE}/groups/g1",
+        [
+            {"status_code": 503, "json": error("ERR_MISSION_FAILED")},
+            {"exc": requests.exceptions.ConnectionError("reset")},
+            {"status_code": 200, "json": {"data": {"guid": "g1"}}},
+        ],
+    )
+    assert client.get(group_path("g1")) == {"guid": "g1"}
+    assert client.stats.retries == 2
+
+
+def test_gives_up_after_max_attempts(client, requests_mock):
+    requests_mock.get(f"{BASE}/groups/g1", status_code=502, json=error("ERR_BAD_GATEWAY"))
+    with pytest.raises(CometChatApiError) as raised:
+        client.get(group_path("g1"))
+    assert raised.value.status == 502
+    assert requests_mock.call_count == client.max_attempts
+
+
+def test_honours_retry_after_on_429(client, requests_mock, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    requests_mock.get(
+        f"{BASE}/users",
+        [
+            {"status_code": 429, "json": error("ERR_TOO_MANY_REQUESTS"), "headers": {"Retry-After": "3"}},
+            {"status_code": 200, "json": {"data": [], "meta": {}}},
+        ],
+    )
+    assert client.get("users") == []
+    assert 3.0 in waits
+
+
+def test_a_4xx_names_endpoint_and_code_without_retrying(client, requests_mock):
+    requests_mock.get(f"{BASE}/messages", status_code=400, json=error("ERR_BAD_REQUEST", "limit too big"))
+    with pytest.raises(CometChatApiError) as raised:
+        client.get("messages", {"limit": 5000})
+    assert "GET /v3/messages" in str(raised.value) and "ERR_BAD_REQUEST" in str(raised.value)
+    assert requests_mock.call_count == 1
+
+
+def test_auth_and_not_found_errors_have_their_own_types(client, requests_mock):
+    requests_mock.get(f"{BASE}/users", status_code=401, json=error("AUTH_ERR_APIKEY_NOT_FOUND"))
+    requests_mock.get(f"{BASE}/users/ghost", status_code=404, json=error("ERR_UID_NOT_FOUND"))
+    with pytest.raises(CometChatAuthError):
+        client.get("users")
+    with pytest.raises(CometChatNotFoundError) as raised:
+        client.get(user_path("ghost"))
+    assert raised.value.code == "ERR_UID_NOT_FOUND"
+
+
+def test_page_number_lists_stop_on_the_has_more_flag(client, requests_mock, monkeypatch):
+    monkeypatch.setattr("sources.cometchat.client.PAGE_SIZE", 2)
+
+    def page(number: int, rows: list, more: bool) -> dict:
+        pagination = {"total": 0, "count": len(rows), "per_page": 2, "current_page": number}
+        pagination["total_pages"] = number + 1 if more else number
+        return {"json": {"data": rows, "meta": {"pagination": pagination}}}
+
+    requests_mock.get(f"{BASE}/users", [page(1, [1, 2], True), page(2, [3, 4], False)])
+    assert list(client.pages("users")) == [[1, 2], [3, 4]]
+    assert [r.qs["page"] for r in requests_mock.request_history] == [["1"], ["2"]]
+    assert requests_mock.request_history[0].qs["perpage"] == ["2"]
+
+
+def msg(message_id: int, sent_at: int) -> dict:
+    return {"id": str(message_id), "sentAt": sent_at}
+
+
+def test_message_paging_drops_repeats_from_a_server_that_ignores_the_id_anchor(
+    client, requests_mock, monkeypatch
+):
+    monkeypatch.setattr("sources.cometchat.client.MESSAGE_PAGE_SIZE", 3)
+    pages = [
+        [msg(1, 10), msg(2, 11), msg(3, 11)],
+        [msg(2, 11), msg(3, 11), msg(4, 11)],  # re-anchored on second 11: repeats 2 and 3
+        [msg(4, 11), msg(5, 12)],
+    ]
+    requests_mock.get(f"{BASE}/messages", [{"json": {"data": p, "meta": {}}} for p in pages])
+    ids = [int(m["id"]) for page in client.messages() for m in page]
+    assert ids == [1, 2, 3, 4, 5]
+    second = requests_mock.request_history[1].qs
+    assert second["fromtimestamp"] == ["11"] and second["id"] == ["3"] and second["affix"] == ["append"]
+
+
+def test_message_paging_refuses_to_loop_forever(client, requests_mock, monkeypatch):
+    monkeypatch.setattr("sources.cometchat.client.MESSAGE_PAGE_SIZE", 2)
+    requests_mock.get(f"{BASE}/messages", json={"data": [msg(1, 10), msg(2, 10)], "meta": {}})
+    with pytest.raises(CometChatError, match="already seen"):
+        [page for page in client.messages()]
+
+
+def test_message_paging_resumes_after_the_cursor(client, requests_mock):
+    requests_mock.get(f"{BASE}/messages", json={"data": [msg(7, 20), msg(8, 21)], "meta": {}})
+    pages = list(client.messages(after=(20, 6)))
+    assert [m["id"] for m in pages[0]] == ["7", "8"]
+    query = requests_mock.last_request.qs
+    assert query["sentat"] == ["20"] and query["id"] == ["6"] and query["fromtimestamp"] == ["20"]
+
+
+def test_key_never_appears_in_logs_or_errors(client, requests_mock, caplog):
+    caplog.set_level(logging.DEBUG)
+    requests_mock.get(f"{BASE}/users", status_code=403, json=error("AUTH_ERR_NO_ACCESS"))
+    with pytest.raises(CometChatAuthError) as raised:
+        client.get("users")
+    assert KEY not in str(raised.value) and KEY not in repr(raised.value)
+    assert KEY not in caplog.text
+    assert KEY not in repr(CometChatCredentials(app_id="a", api_key=KEY))

@@ -1,0 +1,83 @@
+"""Resource behaviours that the emulator does not exercise: a viewer-less conversation list and vanished groups."""
+
+import logging
+
+import dlt
+import pytest
+
+from sources.cometchat import cometchat_source
+from sources.cometchat.client import CometChatClient
+from sources.cometchat.credentials import CometChatCredentials
+
+BASE = "https://app1.api-us.cometchat.io/v3"
+
+
+@pytest.fixture
+def client(requests_mock) -> CometChatClient:
+    return CometChatClient(CometChatCredentials(app_id="app1", api_key="k" * 40), requests_per_minute=1e6)
+
+
+@pytest.fixture
+def pipeline(tmp_path) -> dlt.Pipeline:
+    return dlt.pipeline(
+        "unit", destination=dlt.destinations.duckdb(str(tmp_path / "u.duckdb")), pipelines_dir=str(tmp_path)
+    )
+
+
+def listing(rows: list) -> dict:
+    pagination = {"total": 0, "count": len(rows), "per_page": 1000, "current_page": 1, "total_pages": 1}
+    return {"data": rows, "meta": {"pagination": pagination}}
+
+
+def conversation(conversation_id: str, with_uid: str, unread: str = "0") -> dict:
+    return {
+        "conversationId": conversation_id,
+        "conversationType": "user",
+        "unreadMessageCount": unread,
+        "conversationWith": {"uid": with_uid, "name": with_uid.upper()},
+        "tags": ["t"],
+    }
+
+
+def test_falls_back_to_per_viewer_lists_when_rows_do_not_name_the_viewer(client, pipeline, requests_mock):
+    requests_mock.get(
+        f"{BASE}/conversations",
+        [
+            {"json": listing([conversation("a_user_b", "b")])},  # app-wide, no `uid` field
+            {"json": listing([conversation("a_user_b", "b", "2")])},
+            {"json": listing([conversation("a_user_b", "a", "5")])},
+        ],
+    )
+    requests_mock.get(f"{BASE}/users", json=listing([{"uid": "a"}, {"uid": "b"}]))
+    pipeline.extract(cometchat_source(client=client).with_resources("user_conversations"))
+    viewers = sorted(
+        r.headers.get("onBehalfOf", "")
+        for r in requests_mock.request_history
+        if r.path.endswith("/conversations")
+    )
+    assert viewers == ["", "a", "b"]
+    pipeline.normalize()
+    pipeline.load()
+    rows = pipeline.dataset()["user_conversations"].df().sort_values("viewer_uid")
+    assert list(rows["viewer_uid"]) == ["a", "b"]
+    assert sorted(rows["unread_message_count"]) == [2, 5]
+
+
+def test_a_group_deleted_during_the_run_is_skipped_with_a_warning(client, pipeline, requests_mock, caplog):
+    groups = [
+        {"guid": "g1", "membersCount": 1, "updatedAt": 5},
+        {"guid": "g2", "membersCount": 1, "updatedAt": 5},
+    ]
+    requests_mock.get(f"{BASE}/groups", json=listing(groups))
+    requests_mock.get(
+        f"{BASE}/groups/g1/members", json=listing([{"uid": "a", "scope": "admin", "joinedAt": 1}])
+    )
+    requests_mock.get(
+        f"{BASE}/groups/g2/members",
+        status_code=404,
+        json={"error": {"code": "ERR_GUID_NOT_FOUND", "message": "The GUID g2 does not exist."}},
+    )
+    caplog.set_level(logging.WARNING)
+    pipeline.run(cometchat_source(client=client).with_resources("group_members"))
+    assert list(pipeline.dataset()["group_members"].df()["guid"]) == ["g1"]
+    assert "g2" in caplog.text and "Skipped" in caplog.text

@@ -1,0 +1,64 @@
+"""The request budget paces requests and obeys the server's rate-limit headers (fake clock, no sleeping)."""
+
+import time
+
+import pytest
+
+from sources.cometchat.throttle import RequestBudget
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make_budget(rpm: float) -> tuple[RequestBudget, FakeClock]:
+    clock = FakeClock()
+    return RequestBudget(rpm, clock=clock, sleep=clock.sleep), clock
+
+
+def test_spaces_requests_evenly_at_the_budget():
+    budget, clock = make_budget(120)  # one every 0.5 s
+    for _ in range(5):
+        budget.acquire()
+    assert clock.slept == pytest.approx([0.5, 0.5, 0.5, 0.5])
+    assert budget.stats.requests == 5
+    assert budget.stats.throttle_wait_seconds == pytest.approx(2.0)
+
+
+def test_a_lower_server_limit_slows_the_pace():
+    budget, clock = make_budget(600)
+    budget.acquire()
+    budget.observe(200, {"X-Rate-Limit": "60", "X-Rate-Limit-Remaining": "59"})
+    budget.acquire()
+    assert clock.slept == pytest.approx([1.0])
+
+
+def test_exhausted_window_waits_for_its_reset_with_either_spelling():
+    for prefix in ("X-RateLimit-", "X-Rate-Limit-"):
+        budget, clock = make_budget(6000)
+        budget.acquire()
+        reset_at = time.time() + 3
+        budget.observe(200, {f"{prefix}Remaining": "0", f"{prefix}Reset": str(reset_at)})
+        budget.acquire()
+        assert clock.slept and 2.0 < clock.slept[-1] <= 3.1
+
+
+def test_hold_delays_every_thread():
+    budget, clock = make_budget(6000)
+    budget.hold(4)
+    budget.acquire()
+    assert clock.slept == pytest.approx([4.0])
+
+
+def test_rejects_a_non_positive_budget():
+    with pytest.raises(ValueError):
+        RequestBudget(0)
