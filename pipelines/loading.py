@@ -1,18 +1,27 @@
 """Building and running the CometChat pipeline, shared by the CLI, the tests and the benchmark."""
 
+import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
 
 from sources.cometchat import CometChatClient, cometchat_source
+from sources.cometchat.errors import CometChatConfigError
 from sources.cometchat.throttle import RequestStats
+
+logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "cometchat"
 DATASET_NAME = "cometchat"
+# DuckDB names a database's catalog after its file, and a catalog named like the dataset (schema)
+# makes every query ambiguous ("Ambiguous reference to catalog or schema"), so the file is not `cometchat.duckdb`.
+DUCKDB_FILE = "cometchat_data.duckdb"
 
 
 @dataclass
@@ -31,6 +40,8 @@ def build_pipeline(
     progress: str | None = "log",
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
+    if destination == "duckdb":
+        destination = duckdb_destination(dataset_name)
     options: dict[str, Any] = {
         "pipeline_name": pipeline_name,
         "destination": destination,
@@ -41,6 +52,18 @@ def build_pipeline(
     if pipelines_dir:
         options["pipelines_dir"] = pipelines_dir
     return dlt.pipeline(**options)
+
+
+def duckdb_destination(dataset_name: str) -> Destination:
+    """DuckDB at `destination.duckdb.credentials` if configured, else ./cometchat_data.duckdb."""
+    configured = dlt.config.get("destination.duckdb.credentials", str)
+    path = Path(configured or DUCKDB_FILE)
+    if path.stem == dataset_name:
+        raise CometChatConfigError(
+            f"the DuckDB file {path.name} and the dataset {dataset_name!r} share a name, which DuckDB cannot "
+            "tell apart; choose another file (destination.duckdb.credentials) or --dataset-name"
+        )
+    return dlt.destinations.duckdb(str(path))
 
 
 def preferred_file_format(pipeline: dlt.Pipeline) -> str | None:
@@ -63,13 +86,18 @@ def run_load(
     if resources:
         source = source.with_resources(*resources)
     started = time.monotonic()
+    if pipeline.has_pending_data:
+        # dlt finishes a package left by an interrupted run and would ignore new data in the same call.
+        logger.warning("Finishing the load package of an interrupted run first")
+        pipeline.run()
     load_info = pipeline.run(
         source,
         loader_file_format=preferred_file_format(pipeline),
         refresh="drop_sources" if full_refresh else None,
     )
     seconds = time.monotonic() - started
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    row_counts = normalize_info.row_counts if normalize_info else {}
     rows = {table: count for table, count in sorted(row_counts.items()) if not table.startswith("_dlt")}
     return LoadSummary(load_info=load_info, rows_per_table=rows, requests=client.stats, seconds=seconds)
 

@@ -15,6 +15,14 @@ from dlt.sources import DltResource
 
 from .changes import TRow, only_changed
 from .client import CometChatClient, group_path
+from .columns import (
+    CONVERSATION_COLUMNS,
+    GROUP_COLUMNS,
+    MEMBER_COLUMNS,
+    MESSAGE_COLUMNS,
+    MESSAGE_NESTED_HINTS,
+    USER_COLUMNS,
+)
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatNotFoundError
 from .settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
@@ -37,7 +45,6 @@ MISSING_CREDENTIALS_HELP = (
     ".dlt/secrets.toml (see .dlt/secrets.toml.example), or set the environment variables "
     "SOURCES__COMETCHAT__APP_ID, SOURCES__COMETCHAT__REGION and SOURCES__COMETCHAT__API_KEY."
 )
-_JSON = {"data_type": "json"}
 
 
 @dlt.source(name="cometchat", max_table_nesting=1)
@@ -76,7 +83,7 @@ def cometchat_source(
 
 
 def users(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns={"metadata": _JSON})
+    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns=USER_COLUMNS)
     def users_resource() -> Iterator[list[TRow]]:
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
@@ -86,7 +93,7 @@ def users(client: CometChatClient) -> DltResource:
 
 
 def groups(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns={"metadata": _JSON})
+    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns=GROUP_COLUMNS)
     def groups_resource() -> Iterator[list[TRow]]:
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("groups", {"withTags": "true"}):
@@ -106,6 +113,7 @@ def group_members(client: CometChatClient) -> DltResource:
         primary_key=("guid", "uid"),
         merge_key="guid",
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
         fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
@@ -146,6 +154,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         name=f"{conversation_type}_conversations",
         primary_key=("viewer_uid", "conversation_id"),
         write_disposition="merge",
+        columns=CONVERSATION_COLUMNS,
     )
     def conversations_resource() -> Iterator[Any]:
         digests = dlt.current.resource_state().setdefault("digests", {})
@@ -194,7 +203,8 @@ def messages(client: CometChatClient) -> DltResource:
         name="messages",
         primary_key="id",
         write_disposition="merge",
-        columns={"metadata": _JSON, "custom_data": _JSON, "updated_at": {"dedup_sort": "desc"}},
+        columns=MESSAGE_COLUMNS,
+        nested_hints=MESSAGE_NESTED_HINTS,
     )
     def messages_resource() -> Iterator[list[TRow]]:
         state = dlt.current.resource_state()

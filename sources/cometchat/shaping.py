@@ -27,38 +27,42 @@ def as_int(value: Any) -> int | None:
 
 
 def shape_user(user: TRow) -> TRow:
-    return {
-        "uid": user["uid"],
-        "name": user.get("name"),
-        "avatar": user.get("avatar"),
-        "link": user.get("link"),
-        "role": user.get("role"),
-        "status": user.get("status"),
-        "status_message": user.get("statusMessage"),
-        "metadata": user.get("metadata"),
-        "created_at": utc(user.get("createdAt")),
-        "updated_at": utc(user.get("updatedAt")),
-        "last_active_at": utc(user.get("lastActiveAt")),
-        "deactivated_at": utc(user.get("deactivatedAt")),
-        "tags": list(user.get("tags") or []),
-    }
+    return _present(
+        {
+            "uid": user["uid"],
+            "name": user.get("name"),
+            "avatar": user.get("avatar"),
+            "link": user.get("link"),
+            "role": user.get("role"),
+            "status": user.get("status"),
+            "status_message": user.get("statusMessage"),
+            "metadata": user.get("metadata"),
+            "created_at": utc(user.get("createdAt")),
+            "updated_at": utc(user.get("updatedAt")),
+            "last_active_at": utc(user.get("lastActiveAt")),
+            "deactivated_at": utc(user.get("deactivatedAt")),
+            "tags": list(user.get("tags") or []),
+        }
+    )
 
 
 def shape_group(group: TRow) -> TRow:
-    return {
-        "guid": group["guid"],
-        "name": group.get("name"),
-        "description": group.get("description"),
-        "icon": group.get("icon"),
-        "type": group.get("type"),
-        "owner": group.get("owner"),
-        "members_count": as_int(group.get("membersCount")),
-        "metadata": group.get("metadata"),
-        "created_at": utc(group.get("createdAt")),
-        "updated_at": utc(group.get("updatedAt")),
-        "updated_by": group.get("updatedBy"),
-        "tags": list(group.get("tags") or []),
-    }
+    return _present(
+        {
+            "guid": group["guid"],
+            "name": group.get("name"),
+            "description": group.get("description"),
+            "icon": group.get("icon"),
+            "type": group.get("type"),
+            "owner": group.get("owner"),
+            "members_count": as_int(group.get("membersCount")),
+            "metadata": group.get("metadata"),
+            "created_at": utc(group.get("createdAt")),
+            "updated_at": utc(group.get("updatedAt")),
+            "updated_by": group.get("updatedBy"),
+            "tags": list(group.get("tags") or []),
+        }
+    )
 
 
 def shape_member(guid: str, member: TRow) -> TRow:
@@ -89,40 +93,42 @@ def shape_conversation(viewer_uid: str, conversation: TRow) -> TRow:
     else:
         row["with_uid"] = partner.get("uid")
     row["with_name"] = partner.get("name")
-    return row
+    return _present(row)
 
 
 def shape_message(message: TRow) -> TRow:
     data = message.get("data") or {}
     message_id = int(message["id"])
-    return {
-        "id": message_id,
-        "conversation_id": message.get("conversationId"),
-        "parent_id": as_int(message.get("parentId")),
-        "sender": message.get("sender"),
-        "receiver_type": message.get("receiverType"),
-        "receiver": message.get("receiver"),
-        "category": message.get("category"),
-        "type": message.get("type"),
-        "text": data.get("text"),
-        "action": data.get("action"),
-        "metadata": data.get("metadata"),
-        "custom_data": data.get("customData"),
-        "sent_at": utc(message.get("sentAt")),
-        "updated_at": utc(message.get("updatedAt")),
-        "edited_at": utc(message.get("editedAt")),
-        "edited_by": message.get("editedBy"),
-        "deleted_at": utc(message.get("deletedAt")),
-        "deleted_by": message.get("deletedBy"),
-        "entities": _entities(message_id, data.get("entities") or {}),
-        "attachments": [_attachment(message_id, a) for a in data.get("attachments") or []],
-        # The docs put reactions inside `data` in examples and at the top level in the schema.
-        "reactions": [
-            _reaction(message_id, r) for r in data.get("reactions") or message.get("reactions") or []
-        ],
-        "mentions": _mentions(message_id, data.get("mentions")),
-        "tags": list(message.get("tags") or []),
-    }
+    return _present(
+        {
+            "id": message_id,
+            "conversation_id": message.get("conversationId"),
+            "parent_id": as_int(message.get("parentId")),
+            "sender": message.get("sender"),
+            "receiver_type": message.get("receiverType"),
+            "receiver": message.get("receiver"),
+            "category": message.get("category"),
+            "type": message.get("type"),
+            "text": data.get("text"),
+            "action": data.get("action"),
+            "metadata": data.get("metadata"),
+            "custom_data": data.get("customData"),
+            "sent_at": utc(message.get("sentAt")),
+            "updated_at": utc(message.get("updatedAt")),
+            "edited_at": utc(message.get("editedAt")),
+            "edited_by": message.get("editedBy"),
+            "deleted_at": utc(message.get("deletedAt")),
+            "deleted_by": message.get("deletedBy"),
+            "entities": _entities(message_id, data.get("entities") or {}),
+            "attachments": [_attachment(message_id, a) for a in data.get("attachments") or []],
+            # The docs put reactions inside `data` in examples and at the top level in the schema.
+            "reactions": [
+                _reaction(message_id, r) for r in data.get("reactions") or message.get("reactions") or []
+            ],
+            "mentions": _mentions(message_id, data.get("mentions")),
+            "tags": list(message.get("tags") or []),
+        }
+    )
 
 
 def changed_message(action: TRow) -> TRow | None:
@@ -157,21 +163,24 @@ def _entities(message_id: int, entities: TRow) -> list[TRow]:
             "entity_id": str(entity.get("uid") or entity.get("guid") or entity.get("id") or ""),
         }
         if entity_type in ("user", "group"):
-            row.update({field: entity[field] for field in _ENTITY_FIELDS if field in entity})
-            row["user_role"] = entity.get("role")
+            row.update({field: entity[field] for field in _ENTITY_FIELDS if entity.get(field) is not None})
+            if entity.get("role") is not None:
+                row["user_role"] = entity["role"]
         rows.append(row)
     return rows
 
 
 def _attachment(message_id: int, attachment: TRow) -> TRow:
-    return {
-        "message_id": message_id,
-        "url": attachment.get("url"),
-        "name": attachment.get("name"),
-        "mime_type": attachment.get("mimeType"),
-        "extension": attachment.get("extension"),
-        "size": as_int(attachment.get("size")),
-    }
+    return _present(
+        {
+            "message_id": message_id,
+            "url": attachment.get("url"),
+            "name": attachment.get("name"),
+            "mime_type": attachment.get("mimeType"),
+            "extension": attachment.get("extension"),
+            "size": as_int(attachment.get("size")),
+        }
+    )
 
 
 def _reaction(message_id: int, reaction: TRow) -> TRow:
@@ -186,3 +195,8 @@ def _mentions(message_id: int, mentions: Any) -> list[TRow]:
     # A map uid -> user in webhook payloads; tolerate a list of users too.
     users = mentions.values() if isinstance(mentions, dict) else mentions or []
     return [{"message_id": message_id, "uid": u.get("uid"), "name": u.get("name")} for u in users]
+
+
+def _present(row: TRow) -> TRow:
+    """Drops null fields and empty lists: declared columns load as null anyway, and the normalizer does less."""
+    return {key: value for key, value in row.items() if value is not None and value != []}

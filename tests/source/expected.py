@@ -1,6 +1,6 @@
 """What the tables should hold, derived straight from the emulator's ground truth (not from the connector's code)."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import pandas as pd
@@ -8,7 +8,7 @@ import pandas as pd
 
 def epoch(value: Any) -> int | None:
     """Seconds since the epoch of a loaded timestamp (pandas, datetime or None)."""
-    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+    if value is None or pd.isna(value):
         return None
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()

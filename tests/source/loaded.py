@@ -16,11 +16,11 @@ def child_lists(pipeline: dlt.Pipeline, parent: str, child: str, key_columns: li
     values = table(pipeline, f"{parent}__{child}") if f"{parent}__{child}" in tables(pipeline) else None
     by_parent: dict[str, list] = {}
     if values is not None:
-        for row in values.sort_values("_dlt_list_idx").itertuples():
-            by_parent.setdefault(row._dlt_parent_id, []).append(row.value)
+        for row in values.sort_values("_dlt_list_idx").to_dict("records"):
+            by_parent.setdefault(row["_dlt_parent_id"], []).append(row["value"])
     return {
-        tuple(getattr(row, c) for c in key_columns): by_parent.get(row._dlt_id, [])
-        for row in parents.itertuples()
+        tuple(row[c] for c in key_columns): by_parent.get(row["_dlt_id"], [])
+        for row in parents.to_dict("records")
     }
 
 
@@ -75,4 +75,4 @@ def loaded_child_rows(pipeline: dlt.Pipeline, kind: str) -> set[tuple]:
     if kind == "mentions":
         return {(int(r.message_id), r.uid) for r in frame.itertuples()}
     messages = table(pipeline, "messages").set_index("_dlt_id")["id"]
-    return {(int(messages[r._dlt_parent_id]), r.value) for r in frame.itertuples()}
+    return {(int(messages[r["_dlt_parent_id"]]), r["value"]) for r in frame.to_dict("records")}

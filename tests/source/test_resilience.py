@@ -74,20 +74,40 @@ def run_cli(emulator, workdir: Path, *args: str, env_extra: dict | None = None, 
     )
 
 
+def wait_for_message_pages(emulator, pages: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        served = sum(r["count"] for r in emulator.stats()["requests"] if r["route"] == "/messages")
+        if served >= pages:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the load never reached {pages} message pages")
+
+
+def cli_pipeline(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
+    """The pipeline a CLI run in `workdir` left behind, with its DuckDB file."""
+    return dlt.pipeline(
+        "cometchat",
+        destination=dlt.destinations.duckdb(str(workdir / "cometchat_data.duckdb")),
+        dataset_name=dataset_name,
+        pipelines_dir=str(workdir / "dlt" / "pipelines"),
+    )
+
+
 def test_sigkill_mid_run_then_rerun_ends_exact(make_emulator, tmp_path):
     with make_emulator(seed=8, messages=8000) as emulator:
-        emulator.configure(latency_ms=60)
+        emulator.configure(latency_ms=150)
         first = run_cli(emulator, tmp_path)
-        time.sleep(4)
+        wait_for_message_pages(emulator, 3)
         first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+        assert first.wait(timeout=30) == -signal.SIGKILL
         emulator.configure(latency_ms=0)
 
         second = run_cli(emulator, tmp_path)
         _out, err = second.communicate(timeout=300)
         assert second.returncode == 0, err
 
-        pipeline = dlt.attach("cometchat", pipelines_dir=str(tmp_path / "dlt" / "pipelines"))
+        pipeline = cli_pipeline(tmp_path)
         truth = emulator.ground_truth()
         assert loaded_messages(pipeline) == expected_messages(truth)
         assert_matches_ground_truth(pipeline, truth)

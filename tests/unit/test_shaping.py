@@ -57,7 +57,7 @@ def test_conversation_without_last_message():
     row = shape_conversation(
         "a", {"conversationId": "a_user_b", "conversationType": "user", "conversationWith": {"uid": "b"}}
     )
-    assert row["last_message_id"] is None and row["with_uid"] == "b" and row["tags"] == []
+    assert row.get("last_message_id") is None and row["with_uid"] == "b" and not row.get("tags")
 
 
 def test_action_message_entities_become_rows_with_role_and_type():

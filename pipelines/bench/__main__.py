@@ -1,0 +1,63 @@
+"""Benchmarks: our connector against dlt's generic rest_api source and against the API's own limit.
+
+    python -m pipelines.bench                 # 200k messages, 5,000 tag changes (a few minutes)
+    python -m pipelines.bench --big           # 1M messages in scenario 1
+    python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
+
+Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
+against the same emulator data; each contender loads in its own process.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, throughput
+
+RESULTS = Path("bench-results")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
+    parser.add_argument(
+        "--only", choices=["emulator", "throughput", "rate_limited", "reverse_etl"], action="append"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    sizes = SIZES["smoke" if args.smoke else "big" if args.big else "default"]
+    scenarios = {
+        "emulator": emulator_alone,
+        "throughput": throughput,
+        "rate_limited": rate_limited,
+        "reverse_etl": reverse_etl,
+    }
+    results = {}
+    for name, scenario in scenarios.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name} ...", file=sys.stderr, flush=True)
+        results[name] = scenario(sizes)
+        print_table(name, results[name])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+def print_table(name: str, result: dict) -> None:
+    print(f"\n{name}")
+    for key, value in result.items():
+        shown = (
+            f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        )
+        print(f"  {key:<44} {shown}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The benchmark scenarios. Each returns a flat dict of measured figures; none of them asserts anything."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import requests
+
+from sources.cometchat import CometChatClient, CometChatCredentials
+from sources.cometchat_emulator import Emulator, EmulatorConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+SIZES: dict[str, dict[str, int]] = {
+    "smoke": {
+        "messages": 3_000, "users": 60, "groups": 6, "members": 8,
+        "rl_messages": 2_000, "rl_groups": 6, "rl_rate": 1_200, "window": 3,
+        "tag_changes": 150, "tag_users": 120, "tag_rate": 3_000,
+    },
+    "default": {
+        "messages": 200_000, "users": 2_000, "groups": 100, "members": 20,
+        "rl_messages": 40_000, "rl_groups": 150, "rl_rate": 500, "window": 6,
+        "tag_changes": 5_000, "tag_users": 1_500, "tag_rate": 6_000,
+    },
+}  # fmt: skip
+SIZES["big"] = {**SIZES["default"], "messages": 1_000_000, "users": 5_000, "groups": 300}
+LATENCY_MS = 50
+
+
+def emulator_alone(sizes: dict[str, int]) -> dict:
+    """How fast the emulator serves message pages to one plain client: the ceiling of every load."""
+    with Emulator(EmulatorConfig(seed=1, users=sizes["users"], messages=sizes["messages"])) as emulator:
+        session = requests.Session()
+        session.headers.update({"apikey": emulator.api_key})
+        params: dict = {"limit": 1000, "affix": "append", "fromTimestamp": 0}
+        pages = messages = 0
+        started = time.monotonic()
+        while True:
+            body = orjson.loads(session.get(f"{emulator.base_url}/messages", params=params).content)
+            pages, messages = pages + 1, messages + len(body["data"])
+            if len(body["data"]) < 1000:
+                break
+            last = body["data"][-1]
+            params.update(sentAt=last["sentAt"], id=last["id"], fromTimestamp=last["sentAt"])
+        seconds = time.monotonic() - started
+    return {"messages": messages, "pages_per_s": pages / seconds, "messages_per_s": messages / seconds}
+
+
+def throughput(sizes: dict[str, int]) -> dict:
+    """Scenario 1: a full load and a no-change re-run, no latency and no rate limit."""
+    config = EmulatorConfig(
+        seed=1,
+        users=sizes["users"],
+        groups=sizes["groups"],
+        members_per_group=sizes["members"],
+        messages=sizes["messages"],
+    )
+    with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
+        total = emulator.message_count()
+        ours = _worker("ours", emulator, workdir, runs=2)
+        baseline = _worker("baseline", emulator, workdir)
+    full, again = ours["runs"]
+    ours_rate = full["messages"] / full["seconds"]
+    baseline_rate = baseline["runs"][0]["messages"] / baseline["runs"][0]["seconds"]
+    return {
+        "messages_in_emulator": total,
+        "ours_messages_loaded": full["messages"],
+        "ours_full_load_s": full["seconds"],
+        "ours_messages_per_s": ours_rate,
+        "ours_noop_rerun_s": again["seconds"],
+        "ours_noop_rerun_requests": again["requests"],
+        "ours_noop_rerun_rows": again["rows"],
+        "ours_peak_rss_mb": ours["peak_rss_mb"],
+        "ours_peak_normalize_worker_rss_mb": ours["peak_child_rss_mb"],
+        "baseline_messages_loaded": baseline["runs"][0]["messages"],
+        "baseline_full_load_s": baseline["runs"][0]["seconds"],
+        "baseline_messages_per_s": baseline_rate,
+        "baseline_peak_rss_mb": baseline["peak_rss_mb"],
+        "speedup_vs_baseline": ours_rate / baseline_rate,
+    }
+
+
+def rate_limited(sizes: dict[str, int]) -> dict:
+    """Scenario 2: 50 ms per request and a budget of R requests per minute, enforced in short windows."""
+    rate, window = sizes["rl_rate"], sizes["window"]
+    config = EmulatorConfig(
+        seed=2,
+        users=sizes["users"] // 4,
+        groups=sizes["rl_groups"],
+        members_per_group=sizes["members"],
+        messages=sizes["rl_messages"],
+    )
+    result: dict = {"budget_requests_per_minute": rate}
+    with Emulator(config) as emulator:
+        for contender in ("ours", "baseline"):
+            with tempfile.TemporaryDirectory() as workdir:
+                emulator.configure(latency_ms=LATENCY_MS, rate_limit=rate * window // 60, rate_window=window)
+                emulator.reset_stats()
+                run = _worker(contender, emulator, workdir, requests_per_minute=rate)["runs"][0]
+                stats = emulator.stats()
+                emulator.configure(latency_ms=0, rate_limit=0)
+            served = stats["total"] - stats["by_status"].get("429", 0)
+            achieved = served / (run["seconds"] / 60)
+            result |= {
+                f"{contender}_wall_s": run["seconds"],
+                f"{contender}_requests": stats["total"],
+                f"{contender}_429s": stats["by_status"].get("429", 0),
+                f"{contender}_achieved_rpm": achieved,
+                f"{contender}_budget_used": achieved / rate,
+            }
+    return result
+
+
+def reverse_etl(sizes: dict[str, int]) -> dict:
+    """Scenario 3: apply tag changes under 50 ms latency and a budget; then the same file again."""
+    from sources.cometchat.reverse_etl import apply_tag_changes
+
+    rate, window = sizes["tag_rate"], sizes["window"]
+    config = EmulatorConfig(
+        seed=3, users=sizes["tag_users"], groups=sizes["groups"], messages=sizes["tag_users"] * 10
+    )
+    with Emulator(config) as emulator:
+        truth = emulator.ground_truth(messages=False)
+        rows = [c for c in truth["conversations"]][: sizes["tag_changes"]]
+        changes = pd.DataFrame(
+            {
+                "on_behalf_of": [c["viewer"] for c in rows],
+                "conversation_id": [c["conversationId"] for c in rows],
+                "tags": [f"bench;wave-{i % 7}" for i in range(len(rows))],
+            }
+        )
+        credentials = CometChatCredentials(
+            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        )
+        emulator.configure(latency_ms=LATENCY_MS, rate_limit=rate * window // 60, rate_window=window)
+        emulator.reset_stats()
+        client = CometChatClient(credentials, requests_per_minute=rate, max_workers=8)
+        started = time.monotonic()
+        first = apply_tag_changes(changes, client)
+        seconds = time.monotonic() - started
+        puts = [p for p in emulator.stats()["puts"] if p["status"] == 200]
+        stats = emulator.stats()
+        emulator.reset_stats()
+        second = apply_tag_changes(
+            changes, CometChatClient(credentials, requests_per_minute=rate, max_workers=8)
+        )
+        rerun_puts = len(emulator.stats()["puts"])
+    bound = rate / 60
+    return {
+        "tag_changes": len(changes),
+        "budget_requests_per_minute": rate,
+        "applied": int((first["status"] == "applied").sum()),
+        "wall_s": seconds,
+        "requests": stats["total"],
+        "429s": stats["by_status"].get("429", 0),
+        "puts_per_s": len(puts) / seconds,
+        "puts_per_s_over_bound": len(puts) / seconds / bound,
+        "all_requests_per_s_over_bound": stats["total"] / seconds / bound,
+        "rerun_puts": rerun_puts,
+        "rerun_unchanged": int((second["status"] == "unchanged").sum()),
+    }
+
+
+def _worker(
+    contender: str, emulator: Emulator, workdir: str, runs: int = 1, requests_per_minute: float = 1e9
+) -> dict:
+    command = [
+        sys.executable, "-m", "pipelines.bench.worker", contender,
+        "--base-url", emulator.base_url, "--app-id", emulator.app_id,
+        "--workdir", str(Path(workdir) / contender), "--runs", str(runs),
+        "--requests-per-minute", str(requests_per_minute),
+    ]  # fmt: skip
+    env = {**os.environ, "COMETCHAT_BENCH_API_KEY": emulator.api_key, "RUNTIME__LOG_LEVEL": "ERROR"}
+    # Ours runs from the repository, with its .dlt/config.toml; the baseline from an empty folder: dlt's defaults.
+    cwd = REPO if contender == "ours" else Path(workdir)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{contender} load failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

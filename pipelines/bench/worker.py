@@ -1,0 +1,76 @@
+"""One contender's load in its own process, so that its peak memory is its own. Prints one JSON line.
+
+    python -m pipelines.bench.worker ours|baseline --base-url URL --app-id ID --workdir DIR [--runs 2]
+The API key comes from the COMETCHAT_BENCH_API_KEY environment variable, never from the command line.
+"""
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import dlt
+
+from pipelines.bench.baseline import baseline_source
+from pipelines.loading import build_pipeline, run_load
+from sources.cometchat import CometChatClient, CometChatCredentials
+
+
+def load_ours(args: argparse.Namespace, api_key: str) -> dict:
+    credentials = CometChatCredentials(app_id=args.app_id, api_key=api_key, base_url=args.base_url)
+    client = CometChatClient(credentials, requests_per_minute=args.requests_per_minute)
+    pipeline = build_pipeline(
+        destination=dlt.destinations.duckdb(str(Path(args.workdir) / "ours.duckdb")),
+        pipeline_name="bench_ours",
+        progress=None,
+        pipelines_dir=str(Path(args.workdir) / "pipelines"),
+    )
+    summary = run_load(pipeline, client)
+    return {
+        "seconds": summary.seconds,
+        "messages": summary.rows_per_table.get("messages", 0),
+        "rows": sum(summary.rows_per_table.values()),
+        "requests": summary.requests.requests,
+        "retries": summary.requests.retries,
+    }
+
+
+def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
+    pipeline = dlt.pipeline(
+        "bench_baseline",
+        destination=dlt.destinations.duckdb(str(Path(args.workdir) / "baseline.duckdb")),
+        pipelines_dir=str(Path(args.workdir) / "pipelines"),
+    )
+    started = time.monotonic()
+    pipeline.run(baseline_source(args.base_url, api_key))
+    seconds = time.monotonic() - started
+    rows = pipeline.last_trace.last_normalize_info.row_counts
+    data_rows = {table: count for table, count in rows.items() if not table.startswith("_dlt")}
+    return {"seconds": seconds, "messages": data_rows.get("messages", 0), "rows": sum(data_rows.values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("contender", choices=["ours", "baseline"])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--app-id", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--requests-per-minute", type=float, default=1e9)
+    args = parser.parse_args()
+    api_key = os.environ["COMETCHAT_BENCH_API_KEY"]
+    load = load_ours if args.contender == "ours" else load_baseline
+    runs = [load(args, api_key) for _ in range(args.runs)]
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"runs": runs, "peak_rss_mb": round(peak_self, 1), "peak_child_rss_mb": round(peak_children, 1)}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

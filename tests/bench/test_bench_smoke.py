@@ -1,0 +1,30 @@
+"""The benchmark at tiny sizes, so that it cannot rot. It checks that figures are produced, not how fast."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_benchmark_produces_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.bench", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    throughput = results["throughput"]
+    assert throughput["ours_messages_loaded"] == throughput["messages_in_emulator"]
+    assert throughput["baseline_messages_loaded"] == throughput["messages_in_emulator"]
+    assert throughput["ours_noop_rerun_rows"] == 0
+    assert results["rate_limited"]["ours_requests"] > 0
+    assert results["reverse_etl"]["applied"] == results["reverse_etl"]["tag_changes"]
+    assert results["reverse_etl"]["rerun_puts"] == 0
+    for name in ("emulator", "throughput", "rate_limited", "reverse_etl"):
+        assert name in done.stdout
