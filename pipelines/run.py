@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         summary = run_load(pipeline, client, args.resources, args.full_refresh)
         print_summary(summary, table_row_counts(pipeline), pipeline)
+        if args.demo:
+            print_preview(pipeline)
     return 0
 
 
@@ -70,14 +72,29 @@ def print_summary(summary: LoadSummary, stored_rows: dict[str, int], pipeline) -
         f"Loaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' "
         f"in {summary.seconds:.1f} s"
     )
-    print(f"{'table':<36}{'rows this run':>14}{'rows stored':>13}")
+    print(f"{'table':<36}{'extracted':>12}{'stored':>10}")
     for table in sorted(set(summary.rows_per_table) | set(stored_rows)):
-        print(f"{table:<36}{summary.rows_per_table.get(table, 0):>14}{stored_rows.get(table, 0):>13}")
+        print(f"{table:<36}{summary.rows_per_table.get(table, 0):>12}{stored_rows.get(table, 0):>10}")
+    print("(extracted message rows include the changed copy that each edit/delete action carries)")
     print(
         f"Requests: {stats.requests} ({_statuses(stats.by_status)}); retries: {stats.retries} "
         f"({stats.retry_wait_seconds:.1f} s waiting); rate-budget waits: {stats.throttle_waits} "
         f"({stats.throttle_wait_seconds:.1f} s)"
     )
+
+
+PREVIEW_SQL = """
+    SELECT m.receiver_type AS conversation_type, count(*) AS messages,
+           count(DISTINCT m.conversation_id) AS conversations, count(m.parent_id) AS thread_replies,
+           count(m.deleted_at) AS deleted, min(m.sent_at) AS first_message, max(m.sent_at) AS last_message
+    FROM messages AS m GROUP BY 1 ORDER BY 1
+"""
+
+
+def print_preview(pipeline) -> None:
+    print("\nA first look, through pipeline.dataset():")
+    print(pipeline.dataset()(PREVIEW_SQL).df().to_string(index=False))
+    print("\nIn pandas: pipelines.loading.build_pipeline().dataset()['messages'].df()  (see notebooks/)")
 
 
 def _statuses(by_status: dict[int, int]) -> str:

@@ -1,0 +1,156 @@
+"""Push conversation tags from a CSV file back to CometChat (reverse ETL), then audit and refresh the dataset.
+
+python pipelines/apply_tags.py CHANGES.csv --dry-run          # the plan: current tags, desired tags, action
+python pipelines/apply_tags.py CHANGES.csv --report out.csv   # apply; every row's result as CSV
+python pipelines/apply_tags.py pipelines/examples/tag_changes.csv --demo --dry-run
+
+The file format, statuses and exit codes: sources/cometchat/reverse_etl/README.md.
+Exit status: 0 every row applied or unchanged (or planned), 1 a row rejected or failed,
+2 an unusable file or configuration (nothing sent).
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any directory
+
+import pandas as pd
+
+from pipelines.cli_support import (
+    EXIT_FAILED,
+    EXIT_UNUSABLE_INPUT,
+    configure_logging,
+    credentials_for,
+    exit_on_known_errors,
+)
+from pipelines.loading import build_pipeline
+from sources.cometchat import CometChatClient
+from sources.cometchat.reverse_etl import (
+    AUDIT_TABLE,
+    FAILED,
+    MODES,
+    REJECTED,
+    UnusableChangesFile,
+    all_succeeded,
+    apply_tag_changes,
+    read_changes_csv,
+    status_counts,
+    write_report,
+)
+
+SHOWN_COLUMNS = [
+    "row",
+    "on_behalf_of",
+    "conversation_id",
+    "mode",
+    "current_tags",
+    "desired_tags",
+    "action",
+    "status",
+    "error",
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("changes", type=Path, help="CSV with on_behalf_of, conversation_id, tags[, mode]")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read the current tags and show the plan; send nothing"
+    )
+    parser.add_argument("--report", type=Path, help="write every row's result to this CSV file")
+    parser.add_argument(
+        "--mode", default="set", choices=MODES, help="mode of rows whose mode cell is empty (default: set)"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="run against the bundled emulator instead of an account"
+    )
+    parser.add_argument(
+        "--destination", default="duckdb", help="the loaded dataset's dlt destination (default: duckdb)"
+    )
+    parser.add_argument(
+        "--dataset-name", default="cometchat", help="dataset (schema) name (default: cometchat)"
+    )
+    parser.add_argument("--pipeline-name", default="cometchat", help="dlt pipeline name (default: cometchat)")
+    parser.add_argument(
+        "--requests-per-minute",
+        type=float,
+        help="request budget (default: sources.cometchat.requests_per_minute, else 500)",
+    )
+    parser.add_argument(
+        "--show", type=int, default=30, help="rows of the plan/result table to print (default: 30)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging()
+    try:
+        changes = read_changes_csv(args.changes)
+        _check_report_path(args.report)
+    except UnusableChangesFile as error:
+        print(f"Unusable changes file: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE_INPUT
+    with exit_on_known_errors(), credentials_for(args.demo, args.requests_per_minute) as (credentials, rpm):
+        client = CometChatClient(credentials, requests_per_minute=rpm)
+        pipeline = None
+        if not args.dry_run:
+            pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, progress=None)
+        results = apply_tag_changes(
+            changes, client, dry_run=args.dry_run, default_mode=args.mode, pipeline=pipeline
+        )
+        if args.report:
+            write_report(results, args.report)
+        print_results(results, args.show, args.dry_run)
+        print_summary(results, args)
+    audit_error = results.attrs.get("audit_error")
+    if audit_error:
+        print(f"The changes were sent, but: {audit_error}", file=sys.stderr)
+    return 0 if all_succeeded(results) and not audit_error else EXIT_FAILED
+
+
+def _check_report_path(report: Path | None) -> None:
+    """A report that cannot be written is found out before anything is sent."""
+    if report is None:
+        return
+    if report.is_dir() or not report.parent.is_dir():
+        raise UnusableChangesFile(f"cannot write the report to {report}: no such directory")
+
+
+def print_results(results: pd.DataFrame, limit: int, dry_run: bool) -> None:
+    problems = results["status"].isin([REJECTED, FAILED])
+    shown = results[problems].head(limit)
+    if len(shown) < limit:
+        shown = results.loc[sorted([*shown.index, *results[~problems].head(limit - len(shown)).index])]
+    # A dry run's status only repeats its action (planned = update).
+    table = shown.loc[:, [c for c in SHOWN_COLUMNS if not (dry_run and c == "status")]].copy()
+    for column in ("current_tags", "desired_tags"):
+        table[column] = [json.dumps(tags, ensure_ascii=False) for tags in table[column]]
+    print()
+    print(table.to_string(index=False, max_colwidth=64))
+    if len(results) > len(shown):
+        print(f"... and {len(results) - len(shown)} more row(s); --report PATH writes every row")
+
+
+def print_summary(results: pd.DataFrame, args: argparse.Namespace) -> None:
+    counts = ", ".join(f"{count} {status}" for status, count in status_counts(results).items())
+    seconds = results.attrs.get("seconds", 0.0)
+    if args.dry_run:
+        print(f"Dry run of {len(results)} row(s): {counts}; 0 PUTs sent ({seconds:.1f} s)")
+        return
+    print(
+        f"{len(results)} row(s): {counts}; {results.attrs.get('puts_sent', 0)} PUT(s) sent in {seconds:.1f} s; "
+        f"run {results.attrs.get('run_id')} recorded in {args.dataset_name}.{AUDIT_TABLE}"
+    )
+    if args.report:
+        print(f"Report: {args.report}")
+
+
+if __name__ == "__main__":
+    logging.captureWarnings(True)
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The plan: each row's current tags, read live from the API, its final tag list and its action.
+
+`read_current` makes one paged `GET /conversations?withTags=true` per affected viewer, concurrently
+(never one GET per row), and a single `GET …/conversation` only for a conversation that listing
+does not show. `make_plan` is pure: it merges identical rows, composes add/remove rows in order,
+rejects contradictions and over-long lists, and drops no-ops.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..client import CometChatClient
+from ..errors import CometChatApiError, CometChatAuthError
+from .changes import GROUP_PREFIX, MAX_TAGS, ChangeRow, ConversationRef
+
+logger = logging.getLogger(__name__)
+
+UPDATE = "update"
+UNCHANGED = "unchanged"
+REJECTED = "rejected"
+
+# Error codes that say a row addresses something the viewer cannot tag: the row is rejected.
+# Anything else (5xx after retries, a network failure) stops the run before a single PUT.
+_ROW_ERROR_CODES = frozenset(
+    {"ERR_CONVERSATION_NOT_ACCESSIBLE", "ERR_UID_NOT_FOUND", "ERR_GUID_NOT_FOUND", "ERR_NOT_A_MEMBER"}
+)
+
+
+@dataclass(frozen=True)
+class Current:
+    """The viewer's tags on the conversation now, and the conversation as the API names it."""
+
+    tags: list[str]
+    ref: ConversationRef
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the viewer's tags on the conversation cannot be read (and so cannot be changed)."""
+
+    reason: str
+
+
+CurrentState = Current | Unavailable
+
+
+@dataclass
+class Update:
+    """One PUT: the viewer's full final tag list for one conversation, and the rows it serves."""
+
+    viewer: str
+    ref: ConversationRef
+    old_tags: list[str]
+    tags: list[str]
+    rows: list[int] = field(default_factory=list)  # positions in Plan.rows
+    inputs: list[tuple[int, str]] = field(default_factory=list)  # (row number, mode) of those rows
+
+
+@dataclass
+class RowPlan:
+    change: ChangeRow
+    current: list[str]
+    desired: list[str]
+    action: str
+    reason: str = ""
+    update: int | None = None  # position in Plan.updates
+    ref: ConversationRef | None = None  # as the API resolved it, else as parsed
+
+    def __post_init__(self) -> None:
+        self.ref = self.ref or self.change.ref
+
+
+@dataclass
+class Plan:
+    rows: list[RowPlan]
+    updates: list[Update]
+
+
+def read_current(
+    client: CometChatClient, changes: Sequence[ChangeRow], max_workers: int = 4
+) -> dict[tuple[str, str], CurrentState]:
+    """The live state of every (viewer, conversation) that a usable row addresses."""
+    usable = [change for change in changes if change.error is None]
+    viewers = sorted({change.on_behalf_of for change in usable})
+    listings = dict(
+        zip(viewers, _concurrently(lambda v: _listing(client, v), viewers, max_workers), strict=True)
+    )
+    states: dict[tuple[str, str], CurrentState] = {}
+    unlisted: dict[tuple[str, str], ChangeRow] = {}
+    for change in usable:
+        listing = listings[change.on_behalf_of]
+        if isinstance(listing, Unavailable):
+            states[change.key] = listing
+            continue
+        assert change.ref is not None
+        found = listing.get(change.ref.conversation_id) or listing.get(change.conversation_id)
+        if found is not None:
+            states[change.key] = Current(_tags_of(found), _resolved_ref(found, change.ref))
+        else:
+            unlisted.setdefault(change.key, change)
+    if unlisted:
+        logger.info("Reading %d conversation(s) that the viewers' lists do not show", len(unlisted))
+        fetched = _concurrently(lambda c: _single(client, c), list(unlisted.values()), max_workers)
+        states.update(zip(unlisted, fetched, strict=True))
+    return states
+
+
+def _listing(client: CometChatClient, viewer: str) -> dict[str, dict[str, Any]] | Unavailable:
+    try:
+        return {
+            str(row["conversationId"]).lower(): row
+            for page in client.pages("conversations", {"withTags": "true"}, on_behalf_of=viewer)
+            for row in page
+        }
+    except CometChatAuthError:
+        raise
+    except CometChatApiError as error:
+        if error.code not in _ROW_ERROR_CODES:
+            raise
+        return Unavailable(f"viewer {viewer} cannot be read: {error.code}: {error.api_message}")
+
+
+def _single(client: CometChatClient, change: ChangeRow) -> CurrentState:
+    assert change.ref is not None
+    return read_one(client, change.on_behalf_of, change.ref)
+
+
+def read_one(client: CometChatClient, viewer: str, ref: ConversationRef) -> CurrentState:
+    """One viewer's tags on one conversation, with `GET /users|groups/{id}/conversation`."""
+    try:
+        data = client.get(ref.path, {"withTags": "true"}, on_behalf_of=viewer)
+    except CometChatAuthError:
+        raise
+    except CometChatApiError as error:
+        if error.code not in _ROW_ERROR_CODES:
+            raise
+        if error.code == "ERR_CONVERSATION_NOT_ACCESSIBLE":
+            return Unavailable(f"{viewer} is not a participant of {ref.conversation_id} ({error.code})")
+        return Unavailable(f"{ref.conversation_id} for {viewer}: {error.code}: {error.api_message}")
+    conversation = single_conversation(data)
+    if conversation is None:
+        return Unavailable(f"the API returned no conversation {ref.conversation_id} for {viewer}")
+    return Current(_tags_of(conversation), _resolved_ref(conversation, ref))
+
+
+def read_each(
+    client: CometChatClient, wanted: Sequence[tuple[str, ConversationRef]], max_workers: int = 4
+) -> dict[tuple[str, str], CurrentState]:
+    """`read_one` for each (viewer, conversation), concurrently."""
+    unique = list(dict.fromkeys(wanted))
+    states = _concurrently(lambda item: read_one(client, *item), unique, max_workers)
+    return {(viewer, ref.conversation_id): state for (viewer, ref), state in zip(unique, states, strict=True)}
+
+
+def single_conversation(data: Any) -> dict[str, Any] | None:
+    """`data` of a get/update-conversation answer: an object, or a one-element array (contract §12.4)."""
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return data if isinstance(data, dict) else None
+
+
+def _tags_of(conversation: Mapping[str, Any]) -> list[str]:
+    return [str(tag) for tag in conversation.get("tags") or []]
+
+
+def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> ConversationRef:
+    """The parsed reference, unless the API says the id belongs to a group (a guid holding `_user_`)."""
+    if conversation.get("conversationType") == "group" and parsed.conversation_type == "user":
+        conversation_id = str(conversation.get("conversationId") or "").lower()
+        partner = conversation.get("conversationWith") or {}
+        guid = partner.get("guid") or conversation_id.removeprefix(GROUP_PREFIX)
+        return ConversationRef("group", conversation_id, str(guid))
+    return parsed
+
+
+def make_plan(changes: Sequence[ChangeRow], states: Mapping[tuple[str, str], CurrentState]) -> Plan:
+    """One RowPlan per change, in order, and the PUTs that carry out the rows to update."""
+    rows: list[RowPlan | None] = [None] * len(changes)
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for position, change in enumerate(changes):
+        if change.error is None:
+            by_key.setdefault(change.key, []).append(position)
+            continue
+        state = states.get(change.key) if change.ref is not None else None
+        current = state.tags if isinstance(state, Current) else []
+        desired = compose(current, [change]) if change.ref is not None else []
+        rows[position] = RowPlan(change, current, desired, REJECTED, change.error)
+    updates: list[Update] = []
+    for key, positions in by_key.items():
+        group = [changes[position] for position in positions]
+        state = states[key]
+        if isinstance(state, Unavailable):
+            for position, change in zip(positions, group, strict=True):
+                rows[position] = RowPlan(change, [], compose([], [change]), REJECTED, state.reason)
+            continue
+        current = state.tags
+        reason = contradiction(group)
+        final = compose(current, group) if not reason else []
+        if not reason and len(final) > MAX_TAGS:
+            reason = f"the final list would hold {len(final)} tags; a conversation holds at most {MAX_TAGS}"
+        if reason:
+            for position, change in zip(positions, group, strict=True):
+                rows[position] = RowPlan(
+                    change, current, compose(current, [change]), REJECTED, reason, ref=state.ref
+                )
+            continue
+        action = UPDATE if final != current else UNCHANGED
+        update_index = None
+        if action == UPDATE:
+            update_index = len(updates)
+            inputs = [(change.row, change.mode) for change in group]
+            updates.append(Update(key[0], state.ref, current, final, positions, inputs))
+        for position, change in zip(positions, group, strict=True):
+            rows[position] = RowPlan(change, current, final, action, update=update_index, ref=state.ref)
+    assert all(row is not None for row in rows)
+    return Plan([row for row in rows if row is not None], updates)
+
+
+def compose(current: list[str], changes: Iterable[ChangeRow]) -> list[str]:
+    """The tag list after the rows in order: set replaces, add appends what is new, remove drops."""
+    tags = list(current)
+    for mode, requested in _distinct(changes):
+        if mode == "set":
+            tags = list(requested)
+        elif mode == "add":
+            tags += [tag for tag in requested if tag not in tags]
+        else:
+            tags = [tag for tag in tags if tag not in requested]
+    return tags
+
+
+def contradiction(group: Sequence[ChangeRow]) -> str:
+    """Why rows for one viewer and conversation cannot all hold, or "" when they can.
+
+    Identical rows merge. add and remove rows compose in order unless one adds a tag another
+    removes. A set row stands only alone (or with identical copies).
+    """
+    requests = _distinct(group)
+    if len(requests) <= 1:
+        return ""
+    numbers = ", ".join(str(change.row) for change in group)
+    if any(mode == "set" for mode, _ in requests):
+        return (
+            f"rows {numbers} change the same viewer's tags on one conversation differently, "
+            "and a set row must be the only change"
+        )
+    added = {tag for mode, tags in requests if mode == "add" for tag in tags}
+    removed = {tag for mode, tags in requests if mode == "remove" for tag in tags}
+    both = sorted(added & removed)
+    if both:
+        return f"rows {numbers} both add and remove {', '.join(repr(tag) for tag in both)}"
+    return ""
+
+
+def _distinct(changes: Iterable[ChangeRow]) -> list[tuple[str, tuple[str, ...]]]:
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    for change in changes:
+        request = (change.mode, tuple(change.tags))
+        if request not in seen:
+            seen.append(request)
+    return seen
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _concurrently(work: Callable[[T], R], items: Sequence[T], max_workers: int) -> list[R]:
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(items)))) as pool:
+        return list(pool.map(work, items))
