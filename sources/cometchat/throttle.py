@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 logger = logging.getLogger(__name__)
 
 # Both spellings are documented (contract §10); the newest first.
-_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-Rate-Limit")
 _REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Rate-Limit-Remaining")
 _RESET_HEADERS = ("X-RateLimit-Reset", "X-Rate-Limit-Reset")
 _LOGGED_WAIT_SECONDS = 1.0
@@ -28,8 +27,9 @@ class RequestStats:
 class RequestBudget:
     """Spaces request starts evenly so that at most `requests_per_minute` start in any minute.
 
-    The server's headers can only tighten the pace: a lower advertised limit lowers the rate, an
-    exhausted window waits for its reset, and a 429's Retry-After holds every thread back.
+    The server's headers can only tighten the pace: an exhausted window (remaining 0) waits for its
+    reset, and a 429's Retry-After holds every thread back. The advertised limit alone is not used as a
+    pace, because the window it counts is not reliably a minute; remaining and reset say all that matters.
     """
 
     def __init__(self, requests_per_minute: float, clock=time.monotonic, sleep=time.sleep) -> None:
@@ -41,7 +41,6 @@ class RequestBudget:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_start = clock()
-        self._last_start = self._next_start
         self._interval = 60.0 / self.requests_per_minute
 
     def acquire(self) -> None:
@@ -49,7 +48,6 @@ class RequestBudget:
             now = self._clock()
             start = max(now, self._next_start)
             self._next_start = start + self._interval
-            self._last_start = start
             self.stats.requests += 1
         wait = start - now
         if wait > 0:
@@ -60,10 +58,6 @@ class RequestBudget:
         """Reads the rate-limit headers of a response."""
         with self._lock:
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
-            limit = _first_number(headers, _LIMIT_HEADERS)
-            if limit and 0 < limit < self.requests_per_minute:
-                self._interval = max(self._interval, 60.0 / limit)
-                self._next_start = max(self._next_start, self._last_start + self._interval)
             remaining = _first_number(headers, _REMAINING_HEADERS)
             reset_at = _first_number(headers, _RESET_HEADERS)
             if remaining is not None and remaining <= 0 and reset_at:

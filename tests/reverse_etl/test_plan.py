@@ -283,3 +283,43 @@ def test_errors_other_than_a_bad_row_stop_before_anything_is_sent(error):
     client = FakeClient({"alice": error})
     with pytest.raises(type(error)):
         read_current(client, changes(("alice", "group_team", "x")))
+
+
+def viewer_rows(viewers, conversation_id="group_team", tags=("t",)):
+    return [{**conversation(conversation_id, list(tags)), "uid": viewer} for viewer in viewers]
+
+
+def test_many_viewers_are_read_from_the_app_wide_list_and_the_rest_per_viewer():
+    viewers = [f"v{i:02}" for i in range(10)]
+    rows = changes(*[(viewer, "group_team", "x") for viewer in [*viewers, "ghost"]])
+    noise = viewer_rows(["w1", "w2"], "group_other")
+    client = FakeClient(
+        {
+            None: [*viewer_rows(viewers[:5]), *noise, *viewer_rows(viewers[5:])],
+            "ghost": api_error(404, "ERR_UID_NOT_FOUND", CometChatNotFoundError),
+        }
+    )
+    states = read_current(client, rows)
+    assert [call[2] for call in client.calls] == [None, "ghost"]
+    assert all(states[(viewer, "group_team")] == Current(["t"], TEAM) for viewer in viewers)
+    assert "ERR_UID_NOT_FOUND" in states[("ghost", "group_team")].reason
+
+
+def test_the_app_wide_list_is_abandoned_once_it_costs_more_than_the_per_viewer_listings():
+    viewers = [f"v{i:02}" for i in range(10)]
+    rows = changes(*[(viewer, "group_team", "x") for viewer in viewers])
+    pages_served = []
+
+    class CountingClient(FakeClient):
+        def pages(self, path, params=None, on_behalf_of=None):
+            for page in super().pages(path, params, on_behalf_of):
+                pages_served.append(on_behalf_of)
+                yield page
+
+    listings = {viewer: viewer_rows([viewer]) for viewer in viewers}
+    noise = viewer_rows([f"w{i:03}" for i in range(100)], "group_other")
+    client = CountingClient({None: [*noise, *viewer_rows(viewers)], **listings})
+    states = read_current(client, rows)
+    assert pages_served.count(None) == len(viewers)  # the cap: as many pages as the listings it would save
+    assert sorted(call[2] for call in client.calls if call[2]) == viewers
+    assert all(states[(viewer, "group_team")].tags == ["t"] for viewer in viewers)

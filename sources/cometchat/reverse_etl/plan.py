@@ -1,8 +1,9 @@
 """The plan: each row's current tags, read live from the API, its final tag list and its action.
 
-`read_current` makes one paged `GET /conversations?withTags=true` per affected viewer, concurrently
-(never one GET per row), and a single `GET …/conversation` only for a conversation that listing
-does not show. `make_plan` is pure: it merges identical rows, composes add/remove rows in order,
+`read_current` reads the app-wide `GET /conversations?withTags=true` (every viewer's rows, ordered by
+viewer) when many viewers are affected, and for the viewers it did not cover one paged listing per
+viewer, concurrently (never one GET per row); a single `GET …/conversation` only for a conversation
+no listing shows. `make_plan` is pure: it merges identical rows, composes add/remove rows in order,
 rejects contradictions and over-long lists, and drops no-ops.
 """
 
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 UPDATE = "update"
 UNCHANGED = "unchanged"
 REJECTED = "rejected"
+
+# From this many affected viewers on, the app-wide list (1,000 rows of any viewer per page) is tried first.
+APP_WIDE_MIN_VIEWERS = 10
 
 # Error codes that say a row addresses something the viewer cannot tag: the row is rejected.
 # Anything else (5xx after retries, a network failure) stops the run before a single PUT.
@@ -84,11 +88,14 @@ def read_current(
 ) -> dict[tuple[str, str], CurrentState]:
     """The live state of every (viewer, conversation) that a usable row addresses."""
     usable = [change for change in changes if change.error is None]
+    states: dict[tuple[str, str], CurrentState] = {}
+    if len({change.on_behalf_of for change in usable}) >= APP_WIDE_MIN_VIEWERS:
+        states = _from_app_wide_list(client, usable)
+        usable = [change for change in usable if change.key not in states]
     viewers = sorted({change.on_behalf_of for change in usable})
     listings = dict(
         zip(viewers, _concurrently(lambda v: _listing(client, v), viewers, max_workers), strict=True)
     )
-    states: dict[tuple[str, str], CurrentState] = {}
     unlisted: dict[tuple[str, str], ChangeRow] = {}
     for change in usable:
         listing = listings[change.on_behalf_of]
@@ -106,6 +113,27 @@ def read_current(
         fetched = _concurrently(lambda c: _single(client, c), list(unlisted.values()), max_workers)
         states.update(zip(unlisted, fetched, strict=True))
     return states
+
+
+def _from_app_wide_list(
+    client: CometChatClient, changes: Sequence[ChangeRow]
+) -> dict[tuple[str, str], Current]:
+    """The changes' states found in the app-wide list, read until all are found or it costs more pages
+    than the per-viewer listings it replaces would (the list holds every viewer's rows, not just ours)."""
+    wanted = {change.key: change for change in changes}
+    budget = len({change.on_behalf_of for change in changes})
+    found: dict[tuple[str, str], Current] = {}
+    for pages, page in enumerate(client.pages("conversations", {"withTags": "true"}), start=1):
+        for row in page:
+            key = (str(row.get("uid") or "").lower(), str(row.get("conversationId") or "").lower())
+            change = wanted.get(key)
+            if change is not None:
+                assert change.ref is not None
+                found[key] = Current(_tags_of(row), _resolved_ref(row, change.ref))
+        if len(found) == len(wanted) or pages >= budget:
+            break
+    logger.info("The app-wide conversation list held %d of %d conversation(s)", len(found), len(wanted))
+    return found
 
 
 def _listing(client: CometChatClient, viewer: str) -> dict[str, dict[str, Any]] | Unavailable:
