@@ -38,7 +38,9 @@ def test_a_window_with_requests_left_does_not_slow_the_pace():
     budget, clock = make_budget(600)
     budget.acquire()
     reset_at = time.time() + 3
-    budget.observe(200, {"X-Rate-Limit": "60", "X-Rate-Limit-Remaining": "1", "X-Rate-Limit-Reset": str(reset_at)})
+    budget.observe(
+        200, {"X-Rate-Limit": "60", "X-Rate-Limit-Remaining": "1", "X-Rate-Limit-Reset": str(reset_at)}
+    )
     budget.acquire()
     assert clock.slept == pytest.approx([0.1])
 
