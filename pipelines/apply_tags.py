@@ -33,6 +33,7 @@ from sources.cometchat.reverse_etl import (
     FAILED,
     MODES,
     REJECTED,
+    RESULT_COLUMNS,
     UnusableChangesFile,
     all_succeeded,
     apply_tag_changes,
@@ -40,18 +41,6 @@ from sources.cometchat.reverse_etl import (
     status_counts,
     write_report,
 )
-
-SHOWN_COLUMNS = [
-    "row",
-    "on_behalf_of",
-    "conversation_id",
-    "mode",
-    "current_tags",
-    "desired_tags",
-    "action",
-    "status",
-    "error",
-]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,7 +117,7 @@ def print_results(results: pd.DataFrame, limit: int, dry_run: bool) -> None:
     if len(shown) < limit:
         shown = results.loc[sorted([*shown.index, *results[~problems].head(limit - len(shown)).index])]
     # A dry run's status only repeats its action (planned = update).
-    table = shown.loc[:, [c for c in SHOWN_COLUMNS if not (dry_run and c == "status")]].copy()
+    table = shown.loc[:, [c for c in RESULT_COLUMNS if not (dry_run and c == "status")]].copy()
     for column in ("current_tags", "desired_tags"):
         table[column] = [json.dumps(tags, ensure_ascii=False) for tags in table[column]]
     print()

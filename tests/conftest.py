@@ -1,9 +1,13 @@
-"""Shared fixtures: an emulator process per test module, and a factory for tests that need their own."""
+"""Shared fixtures: an emulator process per test module, a factory for tests that need their own, and the
+pipeline a CLI run left behind."""
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import dlt
 import pytest
 
+from pipelines.loading import DUCKDB_FILE
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 
@@ -27,3 +31,19 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     yield make
     for emu in started:
         emu.stop()
+
+
+@pytest.fixture
+def cli_pipeline() -> Callable[..., dlt.Pipeline]:
+    """`cli_pipeline(workdir, dataset_name)`: the loader pipeline that a CLI run in `workdir` wrote to
+    (the CLI tests point DLT_DATA_DIR at `workdir/dlt`)."""
+
+    def attach(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
+        return dlt.pipeline(
+            "cometchat",
+            destination=dlt.destinations.duckdb(str(workdir / DUCKDB_FILE)),
+            dataset_name=dataset_name,
+            pipelines_dir=str(workdir / "dlt" / "pipelines"),
+        )
+
+    return attach

@@ -5,7 +5,7 @@ Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url)
 """
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -229,7 +229,7 @@ def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[TRo
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
 
 
-def _by(field: str):
+def _by(field: str) -> Callable[[TRow], Any]:
     return lambda row: row[field]
 
 

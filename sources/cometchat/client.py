@@ -27,7 +27,7 @@ from .settings import (
     PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
 )
-from .throttle import RequestBudget
+from .throttle import RequestBudget, RequestStats
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class CometChatClient:
         )
 
     @property
-    def stats(self):
+    def stats(self) -> RequestStats:
         return self.budget.stats
 
     def get(self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None) -> Any:

@@ -95,13 +95,3 @@ def run_cli(emulator, workdir: Path, *args: str, env: dict | None = None, timeou
     process = start_cli(emulator, workdir, *args, env=env)
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
-
-
-def cli_pipeline(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
-    """The loader pipeline a CLI run in `workdir` wrote to."""
-    return dlt.pipeline(
-        "cometchat",
-        destination=dlt.destinations.duckdb(str(workdir / "cometchat_data.duckdb")),
-        dataset_name=dataset_name,
-        pipelines_dir=str(workdir / "dlt" / "pipelines"),
-    )

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines import apply_tags
 
-from .helpers import REPO, cli_env, cli_pipeline, conversation_tables, run_cli, successful_puts, truth_tags
+from .helpers import REPO, cli_env, conversation_tables, run_cli, successful_puts, truth_tags
 
 GOOD_HEADER = "on_behalf_of,conversation_id,tags,mode"
 
@@ -105,7 +105,9 @@ def read_report(path: Path) -> list[dict]:
     return rows
 
 
-def test_dry_run_apply_and_rerun_with_reports_exit_statuses_and_no_key_anywhere(make_emulator, tmp_path):
+def test_dry_run_apply_and_rerun_with_reports_exit_statuses_and_no_key_anywhere(
+    make_emulator, tmp_path, cli_pipeline
+):
     emulator = make_emulator(seed=31)
     truth = truth_tags(emulator)
     keys = sorted(truth)[:6]

@@ -10,7 +10,6 @@ import pytest
 
 from .helpers import (
     cli_env,
-    cli_pipeline,
     conversation_tables,
     run_cli,
     start_cli,
@@ -34,7 +33,9 @@ def wait_for_puts(emulator, count: int, process, timeout: float = 60) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_sigkill_mid_apply_then_rerun_ends_exact_without_repeating_a_put(make_emulator, tmp_path):
+def test_sigkill_mid_apply_then_rerun_ends_exact_without_repeating_a_put(
+    make_emulator, tmp_path, cli_pipeline
+):
     emulator = make_emulator(seed=41, users=120, groups=15, members_per_group=12, messages=6000)
     truth = truth_tags(emulator)
     keys = sorted(truth)[:ROWS]

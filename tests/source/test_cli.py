@@ -7,7 +7,7 @@ from pathlib import Path
 import dlt
 
 from .loaded import tables
-from .test_resilience import REPO, cli_pipeline, run_cli
+from .test_resilience import REPO, run_cli
 
 
 def test_missing_credentials_say_how_to_set_them(tmp_path):
@@ -54,7 +54,7 @@ def test_key_appears_in_no_output_log_trace_or_table(emulator, tmp_path):
             assert emulator.api_key.encode() not in path.read_bytes(), path
 
 
-def test_subset_of_resources_and_custom_dataset(emulator, tmp_path):
+def test_subset_of_resources_and_custom_dataset(emulator, tmp_path, cli_pipeline):
     process = run_cli(emulator, tmp_path, "--resources", "users,groups", "--dataset-name", "chat_subset")
     _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
@@ -63,7 +63,7 @@ def test_subset_of_resources_and_custom_dataset(emulator, tmp_path):
     assert "messages" not in tables(pipeline)
 
 
-def test_full_refresh_reloads_everything(emulator, tmp_path):
+def test_full_refresh_reloads_everything(emulator, tmp_path, cli_pipeline):
     for args in ((), ("--full-refresh",)):
         process = run_cli(emulator, tmp_path, *args)
         _out, err = process.communicate(timeout=300)

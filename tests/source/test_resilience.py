@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import dlt
-
 from .conftest import load_from
 from .expected import expected_messages
 from .loaded import loaded_messages
@@ -84,17 +82,7 @@ def wait_for_message_pages(emulator, pages: int, timeout: float = 60) -> None:
     raise AssertionError(f"the load never reached {pages} message pages")
 
 
-def cli_pipeline(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
-    """The pipeline a CLI run in `workdir` left behind, with its DuckDB file."""
-    return dlt.pipeline(
-        "cometchat",
-        destination=dlt.destinations.duckdb(str(workdir / "cometchat_data.duckdb")),
-        dataset_name=dataset_name,
-        pipelines_dir=str(workdir / "dlt" / "pipelines"),
-    )
-
-
-def test_sigkill_mid_run_then_rerun_ends_exact(make_emulator, tmp_path):
+def test_sigkill_mid_run_then_rerun_ends_exact(make_emulator, tmp_path, cli_pipeline):
     with make_emulator(seed=8, messages=8000) as emulator:
         emulator.configure(latency_ms=150)
         first = run_cli(emulator, tmp_path)

@@ -13,6 +13,8 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import dlt
 import pandas as pd
@@ -22,7 +24,7 @@ from ..settings import MAX_WORKERS
 from .apply import APPLIED, APPLY_PIPELINE_NAME, FAILED, TagApplier
 from .audit import AUDIT_TABLE, audit_records, journal_records, load_audit, refresh_conversations, unanswered
 from .changes import DEFAULT_MODE, MODES, UnusableChangesFile, changes_from_frame, read_changes_csv
-from .journal import Journal
+from .journal import Journal, JournalEntry
 from .plan import REJECTED, UNCHANGED, UPDATE, make_plan, read_current, read_each
 from .results import (
     PLANNED,
@@ -128,7 +130,13 @@ def apply_tag_changes(
     return _with_attrs(frame, run_id, False, applier.puts_sent, started, audit_error)
 
 
-def _record(pipeline, client, records, journal, leftovers) -> str | None:
+def _record(
+    pipeline: dlt.Pipeline,
+    client: CometChatClient,
+    records: list[dict[str, Any]],
+    journal: Journal,
+    leftovers: dict[Path, list[JournalEntry]],
+) -> str | None:
     """Refreshes the conversation tables, then appends the audit rows.
 
     A failure is logged and returned, not raised, so that the caller still gets the per-row results.
