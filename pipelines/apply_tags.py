@@ -22,12 +22,11 @@ import pandas as pd
 from pipelines.cli_support import (
     EXIT_FAILED,
     EXIT_UNUSABLE_INPUT,
+    client_for,
     configure_logging,
-    credentials_for,
     exit_on_known_errors,
 )
 from pipelines.loading import build_pipeline
-from sources.cometchat import CometChatClient
 from sources.cometchat.reverse_etl import (
     AUDIT_TABLE,
     FAILED,
@@ -85,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except UnusableChangesFile as error:
         print(f"Unusable changes file: {error}", file=sys.stderr)
         return EXIT_UNUSABLE_INPUT
-    with exit_on_known_errors(), credentials_for(args.demo, args.requests_per_minute) as (credentials, rpm):
-        client = CometChatClient(credentials, requests_per_minute=rpm)
+    with exit_on_known_errors(), client_for(args.demo, args.requests_per_minute) as client:
         pipeline = None
         if not args.dry_run:
             pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, progress=None)

@@ -1,4 +1,4 @@
-"""What the command-line tools share: credentials from dlt config, logging, and one-line errors."""
+"""What the command-line tools share: a client from dlt config, logging, and one-line errors."""
 
 import logging
 import os
@@ -11,14 +11,14 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.typing import TSecretStrValue
 from requests.exceptions import RequestException
 
-from sources.cometchat import MISSING_CREDENTIALS_HELP, CometChatCredentials
+from sources.cometchat import MISSING_CREDENTIALS_HELP, CometChatClient, CometChatCredentials
 from sources.cometchat.errors import (
     CometChatApiError,
     CometChatAuthError,
     CometChatConfigError,
     CometChatError,
 )
-from sources.cometchat.settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE
+from sources.cometchat.settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, MAX_WORKERS
 
 DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
 DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
@@ -28,38 +28,39 @@ DEBUG_ENV = "COMETCHAT_DEBUG"
 
 
 @with_config(sections=("sources", "cometchat"))
-def resolve_credentials(
+def configured_client(
     app_id: str | None = None,
     api_key: TSecretStrValue | None = None,
     region: str = DEFAULT_REGION,
     base_url: str | None = None,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
-) -> tuple[CometChatCredentials, float]:
-    """The `[sources.cometchat]` settings from .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
+    max_workers: int = MAX_WORKERS,
+) -> CometChatClient:
+    """A client from the `[sources.cometchat]` settings in .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
     if not app_id or not api_key:
         raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
-    return CometChatCredentials(
-        app_id=app_id, api_key=api_key, region=region, base_url=base_url
-    ), requests_per_minute
+    credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
+    return CometChatClient(credentials, requests_per_minute=requests_per_minute, max_workers=max_workers)
 
 
 @contextmanager
-def credentials_for(
-    demo: bool, requests_per_minute: float | None
-) -> Iterator[tuple[CometChatCredentials, float]]:
-    """The configured account's credentials, or with `demo` those of a seeded emulator started for the block."""
+def client_for(demo: bool, requests_per_minute: float | None) -> Iterator[CometChatClient]:
+    """The configured account's client; with `demo`, a client of a seeded emulator started for the block."""
     if not demo:
-        credentials, configured_budget = resolve_credentials()
-        yield credentials, requests_per_minute or configured_budget
+        # Only a budget given on the command line overrides the configured one.
+        override = {"requests_per_minute": requests_per_minute} if requests_per_minute else {}
+        yield configured_client(**override)
         return
     from sources.cometchat_emulator import Emulator, EmulatorConfig
 
     print(f"Starting the CometChat emulator with seeded demo data: {DEMO_DATA}", file=sys.stderr)
     with Emulator(EmulatorConfig(**DEMO_DATA)) as emulator:
-        credentials = CometChatCredentials(
-            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        yield configured_client(
+            app_id=emulator.app_id,
+            api_key=emulator.api_key,
+            base_url=emulator.base_url,
+            requests_per_minute=requests_per_minute or DEMO_REQUESTS_PER_MINUTE,
         )
-        yield credentials, requests_per_minute or DEMO_REQUESTS_PER_MINUTE
 
 
 def configure_logging() -> None:

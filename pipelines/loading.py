@@ -10,8 +10,9 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from sources.cometchat import CometChatClient, cometchat_source
+from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatConfigError
 from sources.cometchat.throttle import RequestStats
 
@@ -22,6 +23,9 @@ DATASET_NAME = "cometchat"
 # DuckDB names a database's catalog after its file, and a catalog named like the dataset (schema)
 # makes every query ambiguous ("Ambiguous reference to catalog or schema"), so the file is not `cometchat.duckdb`.
 DUCKDB_FILE = "cometchat_data.duckdb"
+# DuckDB takes up to 80% of RAM by default; capped, the load's merge spills to disk and a 1M-message
+# load stays under 1 GB of resident memory (README, Performance).
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -63,7 +67,12 @@ def duckdb_destination(dataset_name: str) -> Destination:
             f"the DuckDB file {path.name} and the dataset {dataset_name!r} share a name, which DuckDB cannot "
             "tell apart; choose another file (destination.duckdb.credentials) or --dataset-name"
         )
-    return dlt.destinations.duckdb(str(path))
+    return dlt.destinations.duckdb(duckdb_credentials(path))
+
+
+def duckdb_credentials(path: str | Path) -> DuckDbCredentials:
+    """A DuckDB file whose memory is capped (DUCKDB_MEMORY_LIMIT), so that big merges spill to disk."""
+    return DuckDbCredentials(str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
 
 
 def preferred_file_format(pipeline: dlt.Pipeline) -> str | None:
@@ -81,7 +90,11 @@ def run_load(
     resources: list[str] | None = None,
     full_refresh: bool = False,
 ) -> LoadSummary:
-    """One incremental load; a full refresh drops the source's tables and cursors first."""
+    """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
+
+    Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept.
+    Messages arrive in slices (`messages_per_load`), one dlt run each, until the cursor is caught up.
+    """
     source = cometchat_source(client=client)
     if resources:
         source = source.with_resources(*resources)
@@ -90,16 +103,28 @@ def run_load(
         # dlt finishes a package left by an interrupted run and would ignore new data in the same call.
         logger.warning("Finishing the load package of an interrupted run first")
         pipeline.run()
+    file_format = preferred_file_format(pipeline)
     load_info = pipeline.run(
-        source,
-        loader_file_format=preferred_file_format(pipeline),
-        refresh="drop_sources" if full_refresh else None,
+        source, loader_file_format=file_format, refresh="drop_resources" if full_refresh else None
     )
+    rows = _rows_of_last_run(pipeline)
+    while "messages" in source.selected_resources and more_messages(pipeline):
+        logger.info("Loading the next slice of messages")
+        load_info = pipeline.run(
+            cometchat_source(client=client).with_resources("messages"), loader_file_format=file_format
+        )
+        for table, count in _rows_of_last_run(pipeline).items():
+            rows[table] = rows.get(table, 0) + count
     seconds = time.monotonic() - started
+    return LoadSummary(
+        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
+    )
+
+
+def _rows_of_last_run(pipeline: dlt.Pipeline) -> dict[str, int]:
     normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     row_counts = normalize_info.row_counts if normalize_info else {}
-    rows = {table: count for table, count in sorted(row_counts.items()) if not table.startswith("_dlt")}
-    return LoadSummary(load_info=load_info, rows_per_table=rows, requests=client.stats, seconds=seconds)
+    return {table: count for table, count in row_counts.items() if not table.startswith("_dlt")}
 
 
 def table_row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any directory
 
-from pipelines.cli_support import configure_logging, credentials_for, exit_on_known_errors
+from pipelines.cli_support import client_for, configure_logging, exit_on_known_errors
 from pipelines.loading import LoadSummary, build_pipeline, run_load, table_row_counts
-from sources.cometchat import CometChatClient
 from sources.cometchat.settings import RESOURCE_NAMES
 
 
@@ -55,8 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    with exit_on_known_errors(), credentials_for(args.demo, args.requests_per_minute) as (credentials, rpm):
-        client = CometChatClient(credentials, requests_per_minute=rpm)
+    with exit_on_known_errors(), client_for(args.demo, args.requests_per_minute) as client:
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         summary = run_load(pipeline, client, args.resources, args.full_refresh)
         print_summary(summary, table_row_counts(pipeline), pipeline)

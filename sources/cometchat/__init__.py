@@ -25,7 +25,13 @@ from .columns import (
 )
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatNotFoundError
-from .settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
+from .settings import (
+    DEFAULT_REGION,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    GONE_ERROR_CODES,
+    MAX_WORKERS,
+    MESSAGES_PER_LOAD,
+)
 from .shaping import (
     changed_message,
     changed_message_id,
@@ -36,7 +42,13 @@ from .shaping import (
     shape_user,
 )
 
-__all__ = ["MISSING_CREDENTIALS_HELP", "CometChatClient", "CometChatCredentials", "cometchat_source"]
+__all__ = [
+    "MISSING_CREDENTIALS_HELP",
+    "CometChatClient",
+    "CometChatCredentials",
+    "cometchat_source",
+    "more_messages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +67,7 @@ def cometchat_source(
     base_url: str | None = None,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
+    messages_per_load: int = MESSAGES_PER_LOAD,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -62,7 +75,9 @@ def cometchat_source(
     Args:
         app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
-        max_workers: concurrent connections for per-group and per-viewer requests.
+        max_workers: open connections to the API.
+        messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
+            run stopped at a slice's end, and a new run of the pipeline loads the next slice.
         client: a ready client, for callers that want its request statistics.
     """
     if client is None:
@@ -78,7 +93,7 @@ def cometchat_source(
         group_members(client),
         conversations(client, "user"),
         conversations(client, "group"),
-        messages(client),
+        messages(client, messages_per_load),
     )
 
 
@@ -191,7 +206,7 @@ def _conversations_of(
     return only_changed(rows, _conversation_key, digests)
 
 
-def messages(client: CometChatClient) -> DltResource:
+def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
     Edits and deletes arrive as action messages that carry the changed message, which is merged
@@ -209,24 +224,40 @@ def messages(client: CometChatClient) -> DltResource:
     def messages_resource() -> Iterator[list[TRow]]:
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
+        state["more"] = False
+        loaded = 0
         for page in client.messages("messages", {"withTags": "true"}, after=after):
-            yield [shape_message(message) for message in chain(page, _changed_messages(client, page))]
+            originals = ((int(message["id"]), message) for message in page)
+            yield [
+                shape_message(message) | {"version_id": version}
+                for version, message in chain(originals, _changed_messages(client, page))
+            ]
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+            loaded += len(page)
+            if loaded >= messages_per_load:
+                state["more"] = True  # the caller runs the pipeline again for the next slice
+                return
 
     return messages_resource
 
 
-def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[TRow]:
-    """The current copies of messages edited or deleted by the action messages of a page."""
+def more_messages(pipeline: dlt.Pipeline) -> bool:
+    """Whether the pipeline's last run stopped at the end of a message slice, with more to load."""
+    resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
+    return bool(resources.get("messages", {}).get("more"))
+
+
+def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tuple[int, TRow]]:
+    """(action id, current copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         target = changed_message(action)
-        if target is not None:
-            yield target
-        elif (target_id := changed_message_id(action)) is not None:
+        if target is None and (target_id := changed_message_id(action)) is not None:
             try:
-                yield client.get(f"messages/{target_id}", {"withTags": "true"})
+                target = client.get(f"messages/{target_id}", {"withTags": "true"})
             except CometChatNotFoundError as error:
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
+        if target is not None:
+            yield int(action["id"]), target
 
 
 def _by(field: str) -> Callable[[TRow], Any]:

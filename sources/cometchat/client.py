@@ -67,7 +67,11 @@ class _BudgetedAdapter(HTTPAdapter):
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         self.budget.acquire()
-        response = super().send(request, *args, **kwargs)
+        try:
+            response = super().send(request, *args, **kwargs)
+        except BaseException:
+            self.budget.abandon()
+            raise
         self.budget.observe(response.status_code, response.headers)
         return response
 
@@ -84,6 +88,7 @@ class CometChatClient:
     ) -> None:
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts
+        self.max_workers = max_workers
         session = Session()
         adapter = _BudgetedAdapter(self.budget, pool_size=max_workers + 2)
         session.mount("http://", adapter)

@@ -93,8 +93,10 @@ MESSAGE_COLUMNS = _typed(
     deleted_at="timestamp",
     deleted_by="text",
 )
-# Of two copies of one message in a load (the original and the one an edit carries), keep the newer.
-MESSAGE_COLUMNS["updated_at"]["dedup_sort"] = "desc"
+# The id of the message or action message a copy came from. Ids grow with time, so of two copies of one
+# message in a load (the original, and those edits and deletes carry) the larger wins; `updated_at`
+# cannot decide, since an edit and a delete often share one second.
+MESSAGE_COLUMNS["version_id"] = {"data_type": "bigint", "nullable": False, "dedup_sort": "desc"}
 
 MESSAGE_NESTED_HINTS = {
     "entities": {"columns": _ENTITY},

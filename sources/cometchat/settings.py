@@ -13,6 +13,10 @@ DEFAULT_REQUESTS_PER_MINUTE: Final = 500
 PAGE_SIZE: Final = 1000
 MESSAGE_PAGE_SIZE: Final = 1000
 
+# A run loads messages in slices of about this many, one load package each, so that the destination's
+# merge works on one slice at a time (bounded memory) and a killed run keeps the slices it committed.
+MESSAGES_PER_LOAD: Final = 200_000
+
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
 MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5

@@ -27,8 +27,8 @@ class RequestStats:
 class RequestBudget:
     """Spaces request starts evenly so that at most `requests_per_minute` start in any minute.
 
-    The server's headers can only tighten the pace: an exhausted window (remaining 0) waits for its
-    reset, and a 429's Retry-After holds every thread back. The advertised limit alone is not used as a
+    The server's headers can only tighten the pace: a window that the requests already in flight will
+    exhaust (remaining <= in flight) waits for its reset, and a 429's Retry-After holds every thread back. The advertised limit alone is not used as a
     pace, because the window it counts is not reliably a minute; remaining and reset say all that matters.
     """
 
@@ -42,12 +42,14 @@ class RequestBudget:
         self._lock = threading.Lock()
         self._next_start = clock()
         self._interval = 60.0 / self.requests_per_minute
+        self._in_flight = 0
 
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
             start = max(now, self._next_start)
             self._next_start = start + self._interval
+            self._in_flight += 1
             self.stats.requests += 1
         wait = start - now
         if wait > 0:
@@ -55,13 +57,19 @@ class RequestBudget:
             self._sleep(wait)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Reads the rate-limit headers of a response."""
+        """Reads the rate-limit headers of a response to a request that `acquire` let start."""
         with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
             remaining = _first_number(headers, _REMAINING_HEADERS)
             reset_at = _first_number(headers, _RESET_HEADERS)
-            if remaining is not None and remaining <= 0 and reset_at:
+            if remaining is not None and remaining <= self._in_flight and reset_at:
                 self._hold_until_wall_time(reset_at)
+
+    def abandon(self) -> None:
+        """A request that `acquire` let start got no response (a reset, a timeout)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
     def hold(self, seconds: float) -> None:
         """Holds every request back for `seconds` (a 429's Retry-After)."""

@@ -6,6 +6,7 @@ from urllib.parse import quote
 import pytest
 
 from pipelines.loading import run_load
+from sources.cometchat import reverse_etl
 from sources.cometchat.reverse_etl import apply_tag_changes
 from sources.cometchat.reverse_etl.plan import APP_WIDE_MIN_VIEWERS
 
@@ -272,3 +273,20 @@ def test_a_put_the_api_keeps_refusing_is_failed_with_its_code_and_the_rerun_appl
     assert all(truth_tags(emulator)[key] == ["retry-me"] for key in keys)
     # a dataset never loaded before: the refresh creates the conversation tables, tags nested as the loader does
     assert conversation_tables(pipeline) == truth_tags(emulator)
+
+
+def test_the_puts_run_as_concurrently_as_the_client_allows(make_emulator, monkeypatch):
+    emulator = make_emulator(seed=SEED)
+    rows = [(*key, "wide", "set") for key in sorted(truth_tags(emulator))[:4]]
+    widths = []
+    real_applier = reverse_etl.TagApplier
+
+    def spy(client, *, max_workers, **options):
+        widths.append(max_workers)
+        return real_applier(client, max_workers=max_workers, **options)
+
+    monkeypatch.setattr(reverse_etl, "TagApplier", spy)
+    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9))
+    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9), max_workers=3)
+
+    assert widths == [9, 3]

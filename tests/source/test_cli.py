@@ -2,9 +2,13 @@
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
+
+from pipelines.loading import table_row_counts
+from sources.cometchat.reverse_etl.audit import load_audit
 
 from .loaded import tables
 from .test_resilience import REPO, run_cli
@@ -73,6 +77,29 @@ def test_full_refresh_reloads_everything(emulator, tmp_path, cli_pipeline):
     truth = emulator.ground_truth()["messages"]
     changed_copies = sum(1 for m in truth if m["category"] == "action" and m["type"] == "message")
     assert rows["messages"] == len(truth) + changed_copies
+
+
+def test_full_refresh_of_some_resources_keeps_every_other_table(emulator, tmp_path, cli_pipeline):
+    process = run_cli(emulator, tmp_path)
+    _out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    audit_row = {
+        "run_id": "r1", "row": 1, "viewer_uid": "u1", "conversation_id": "group_g1", "mode": "set",
+        "old_tags": [], "new_tags": ["vip"], "status": "applied", "error": None,
+        "changed_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }  # fmt: skip
+    load_audit(cli_pipeline(tmp_path), [audit_row])
+
+    process = run_cli(emulator, tmp_path, "--resources", "users", "--full-refresh")
+    _out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+
+    pipeline = cli_pipeline(tmp_path)
+    stored = table_row_counts(pipeline)
+    truth = emulator.ground_truth()
+    assert stored["users"] == len(truth["users"])
+    assert stored["messages"] == len(truth["messages"])
+    assert len(pipeline.dataset()["tag_changes"].df()) == 1
 
 
 def test_unknown_resource_is_a_usage_error(tmp_path):

@@ -105,6 +105,22 @@ def test_timestamps_are_utc_timestamp_columns(emulator, make_pipeline):
     assert str(table(pipeline, "messages")["sent_at"].dt.tz) == "UTC"
 
 
+def test_messages_load_in_slices_one_package_each_and_end_exact(make_emulator, make_pipeline, monkeypatch):
+    monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_PER_LOAD", "1000")  # one page of 1000 per slice
+    emulator = make_emulator(messages=3500)
+    pipeline = make_pipeline()
+    truth = emulator.ground_truth()
+
+    summary = load_from(emulator, pipeline)
+
+    assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
+    changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
+    assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
+    assert_matches_ground_truth(pipeline, truth)
+    again = load_from(emulator, pipeline)
+    assert sum(again.rows_per_table.values()) == 0
+
+
 def test_second_run_without_changes_is_cheap_and_loads_nothing(emulator, make_pipeline):
     pipeline = make_pipeline()
     load_from(emulator, pipeline)

@@ -55,6 +55,27 @@ def test_exhausted_window_waits_for_its_reset_with_either_spelling():
         assert clock.slept and 2.0 < clock.slept[-1] <= 3.1
 
 
+def test_a_window_the_requests_in_flight_will_use_up_waits_for_its_reset():
+    budget, clock = make_budget(6000)
+    for _ in range(3):  # three requests started, none answered yet
+        budget.acquire()
+    reset_at = time.time() + 3
+    budget.observe(200, {"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": str(reset_at)})
+    budget.acquire()
+    assert 2.0 < clock.slept[-1] <= 3.1
+
+
+def test_a_request_without_answer_is_no_longer_in_flight():
+    budget, clock = make_budget(6000)
+    budget.acquire()
+    budget.acquire()
+    budget.abandon()
+    clock.slept.clear()
+    budget.observe(200, {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": str(time.time() + 3)})
+    budget.acquire()
+    assert clock.slept == pytest.approx([0.01])
+
+
 def test_hold_delays_every_thread():
     budget, clock = make_budget(6000)
     budget.hold(4)

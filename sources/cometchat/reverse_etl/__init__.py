@@ -20,7 +20,6 @@ import dlt
 import pandas as pd
 
 from ..client import CometChatClient
-from ..settings import MAX_WORKERS
 from .apply import APPLIED, APPLY_PIPELINE_NAME, FAILED, TagApplier
 from .audit import AUDIT_TABLE, audit_records, journal_records, load_audit, refresh_conversations, unanswered
 from .changes import DEFAULT_MODE, MODES, UnusableChangesFile, changes_from_frame, read_changes_csv
@@ -78,7 +77,7 @@ def apply_tag_changes(
         default_mode: the mode of rows whose `mode` is empty.
         pipeline: the loader's pipeline (dataset): after the PUTs, the run's rows are appended to its
             `tag_changes` table and its conversation tables are refreshed. None skips both.
-        max_workers: concurrent requests (default: the client's `max_workers`, else 4).
+        max_workers: concurrent requests (default: the client's `max_workers`).
         pipelines_dir, apply_pipeline_name: where and under which name the dlt pipeline of the PUT step
             keeps its state and journal (default: `<pipeline name>_tag_apply` next to `pipeline`, else
             `cometchat_tag_apply` in dlt's default folder).
@@ -93,7 +92,7 @@ def apply_tag_changes(
     """
     started = time.monotonic()
     run_id = str(uuid.uuid4())
-    workers = max_workers or getattr(client, "max_workers", None) or MAX_WORKERS
+    workers = max_workers or client.max_workers
     rows = changes_from_frame(changes, default_mode)
     states = read_current(client, rows, workers)
     plan = make_plan(rows, states)
