@@ -7,7 +7,9 @@ Its key figures are compared with the emulator's ground truth, recomputed here f
 import importlib.util
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from types import ModuleType
 
 import nbformat
@@ -56,6 +58,46 @@ def expected_key_figures(truth: dict) -> dict:
         "reactions": sum(len((m.get("data") or {}).get("reactions") or []) for m in messages),
         "conversation_tags": len({tag for c in conversations for tag in c["tags"]}),
         "dry_run_actions": expected_plan(truth, chat, ranking),
+        **expected_activity(chat),
+        **expected_threads(messages),
+        "chat_message_types": dict(sorted(Counter(m["type"] for m in chat).items())),
+        "attachments": sum(len((m.get("data") or {}).get("attachments") or []) for m in messages),
+    }
+
+
+def expected_activity(chat: list[dict]) -> dict:
+    """Messages per day by conversation type, the busiest sender, and first replies in one-to-one chats."""
+    per_day: Counter = Counter(m["sentAt"] // DAY for m in chat)
+    busiest_day = min(per_day, key=lambda day: (-per_day[day], day))
+    by_type = Counter("one-to-one" if m["receiverType"] == "user" else "group" for m in chat)
+    openings: dict[str, dict] = {}
+    first_reply: dict[str, int] = {}
+    for m in sorted((m for m in chat if m["receiverType"] == "user" and not m.get("parentId")),
+                    key=lambda m: (m["conversationId"], m["sentAt"], int(m["id"]))):  # fmt: skip
+        opening = openings.setdefault(m["conversationId"], m)
+        if m["sender"] != opening["sender"] and m["conversationId"] not in first_reply:
+            first_reply[m["conversationId"]] = m["sentAt"] - opening["sentAt"]
+    return {
+        "chat_messages_by_conversation_type": dict(sorted(by_type.items())),
+        "busiest_day": datetime.fromtimestamp(busiest_day * DAY, UTC).strftime("%Y-%m-%d"),
+        "busiest_day_messages": per_day[busiest_day],
+        "top_sender_messages": max(Counter(m["sender"] for m in chat).values()),
+        "answered_one_to_one": len(first_reply),
+        "first_reply_median_seconds": round(float(median(first_reply.values())), 1),
+    }
+
+
+def expected_threads(messages: list[dict]) -> dict:
+    sent_at = {m["id"]: m["sentAt"] for m in messages}
+    replies: dict[str, list[int]] = {}
+    for m in messages:
+        if m.get("parentId"):
+            replies.setdefault(str(m["parentId"]), []).append(m["sentAt"])
+    alive = [max(times) - sent_at[parent] for parent, times in replies.items() if parent in sent_at]
+    return {
+        "threads": len(replies),
+        "most_thread_replies": max(len(times) for times in replies.values()),
+        "thread_alive_median_seconds": round(float(median(alive)), 1),
     }
 
 
