@@ -166,6 +166,25 @@ def test_dry_run_apply_and_rerun_with_reports_exit_statuses_and_no_key_anywhere(
         assert key.encode() not in path.read_bytes(), path
 
 
+def test_default_mode_fills_empty_mode_cells_and_the_audit_lands_in_the_named_dataset(
+    make_emulator, tmp_path, cli_pipeline
+):
+    emulator = make_emulator(seed=32)
+    truth = truth_tags(emulator)
+    added, replaced = sorted(truth)[:2]
+    write_windows_csv(tmp_path / "changes.csv", [[*added, "added-by-test", ""], [*replaced, "only", "set"]])
+    env = cli_env(emulator, tmp_path)
+
+    status, out, err = run_cli(
+        emulator, tmp_path, "changes.csv", "--mode", "add", "--dataset-name", "chat_tags", env=env
+    )
+    assert status == 0, err
+    assert "2 row(s): 2 applied; 2 PUT(s) sent" in out
+    assert truth_tags(emulator) == truth | {added: [*truth[added], "added-by-test"], replaced: ["only"]}
+    audit = cli_pipeline(tmp_path, "chat_tags").dataset()["tag_changes"].df()
+    assert sorted(audit["status"]) == ["applied", "applied"]
+
+
 @pytest.mark.timeout(120)
 def test_the_example_file_plans_against_the_demo_emulator(tmp_path):
     env = cli_env_without_account(tmp_path)

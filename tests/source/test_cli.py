@@ -7,17 +7,39 @@ from pathlib import Path
 
 import dlt
 
+from pipelines.cli_support import DEMO_DATA
 from pipelines.loading import table_row_counts
 from sources.cometchat.reverse_etl.audit import load_audit
+from sources.cometchat_emulator import Emulator, EmulatorConfig
 
+from .cli import RUN_PY, run_cli
 from .loaded import tables
-from .test_resilience import REPO, run_cli
+from .matching import assert_matches_ground_truth
+
+
+def test_demo_loads_the_bundled_emulator_exactly_with_no_account(tmp_path, cli_pipeline):
+    """The README's main job, as a user runs it: no credentials anywhere, only `--demo`."""
+    env = {"PATH": "/usr/bin:/bin", "DLT_DATA_DIR": str(tmp_path / "dlt"), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(RUN_PY), "--demo", "--progress", "none"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Loaded into duckdb dataset 'cometchat'" in result.stdout
+    with Emulator(EmulatorConfig(**DEMO_DATA)) as emulator:  # same seed and sizes: the same data
+        truth = emulator.ground_truth()
+    pipeline = cli_pipeline(tmp_path)
+    assert_matches_ground_truth(pipeline, truth)
 
 
 def test_missing_credentials_say_how_to_set_them(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DLT_DATA_DIR": str(tmp_path / "dlt"), "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, str(REPO / "pipelines" / "run.py")],
+        [sys.executable, str(RUN_PY)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -104,7 +126,7 @@ def test_full_refresh_of_some_resources_keeps_every_other_table(emulator, tmp_pa
 
 def test_unknown_resource_is_a_usage_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(REPO / "pipelines" / "run.py"), "--resources", "mesages"],
+        [sys.executable, str(RUN_PY), "--resources", "mesages"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -122,7 +144,7 @@ def test_rejects_plain_http_outside_loopback(tmp_path):
         "SOURCES__COMETCHAT__BASE_URL": "http://cometchat.example.com/v3",
     }
     result = subprocess.run(
-        [sys.executable, str(REPO / "pipelines" / "run.py")],
+        [sys.executable, str(RUN_PY)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

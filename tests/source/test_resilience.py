@@ -1,18 +1,13 @@
 """Loads that survive 429 storms, server faults, resets, truncated bodies and a SIGKILL, and still end exact."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
+from .cli import run_cli
 from .conftest import load_from
 from .expected import expected_messages
 from .loaded import loaded_messages
-from .test_load import assert_matches_ground_truth
-
-REPO = Path(__file__).resolve().parents[2]
+from .matching import assert_matches_ground_truth
 
 
 def test_load_is_exact_under_server_faults(make_emulator, make_pipeline):
@@ -52,27 +47,6 @@ def test_rate_limit_window_is_respected(make_emulator, make_pipeline):
         # The exhausted windows were waited out from the headers, not discovered by 429s.
         assert summary.requests.throttle_waits > 0
         assert emulator.stats()["by_status"].get("429", 0) <= 3
-
-
-def run_cli(emulator, workdir: Path, *args: str, env_extra: dict | None = None, **popen) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SOURCES__COMETCHAT__APP_ID": emulator.app_id,
-        "SOURCES__COMETCHAT__API_KEY": emulator.api_key,
-        "SOURCES__COMETCHAT__BASE_URL": emulator.base_url,
-        "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
-        "DLT_DATA_DIR": str(workdir / "dlt"),
-        **(env_extra or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "pipelines" / "run.py"), "--progress", "none", *args],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
 
 
 def wait_for_message_pages(emulator, pages: int, timeout: float = 60) -> None:
