@@ -152,7 +152,7 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
     config = EmulatorConfig(
         seed=3, users=sizes["tag_users"], groups=sizes["groups"], messages=sizes["tag_users"] * 10
     )
-    with Emulator(config) as emulator:
+    with Emulator(config) as emulator, tempfile.TemporaryDirectory() as pipelines_dir:
         truth = emulator.ground_truth(messages=False)
         rows = truth["conversations"][: sizes["tag_changes"]]
         changes = pd.DataFrame(
@@ -169,14 +169,18 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
         emulator.reset_stats()
         started = time.monotonic()
         first = apply_tag_changes(
-            changes, CometChatClient(credentials, requests_per_minute=rate, max_workers=8)
+            changes,
+            CometChatClient(credentials, requests_per_minute=rate, max_workers=8),
+            pipelines_dir=pipelines_dir,
         )
         seconds = time.monotonic() - started
         stats = emulator.stats()
         puts = [p for p in stats["puts"] if p["status"] == 200]
         emulator.reset_stats()
         second = apply_tag_changes(
-            changes, CometChatClient(credentials, requests_per_minute=rate, max_workers=8)
+            changes,
+            CometChatClient(credentials, requests_per_minute=rate, max_workers=8),
+            pipelines_dir=pipelines_dir,
         )
         rerun_puts = len(emulator.stats()["puts"])
     bound = rate / 60

@@ -1,6 +1,7 @@
 """apply_tag_changes against the emulator over HTTP: exact tags, idempotence, dry run, audit and refresh."""
 
 import json
+import threading
 from urllib.parse import quote
 
 import pytest
@@ -237,14 +238,16 @@ class FailingPuts:
 
     def __init__(self, client, emulator) -> None:
         self.client, self.emulator, self.armed = client, emulator, False
+        self.arming = threading.Lock()  # a second worker's PUT must not slip out before the fault is on
 
     def __getattr__(self, name):
         return getattr(self.client, name)
 
     def put(self, *args, **kwargs):
-        if not self.armed:
-            self.armed = True
-            self.emulator.configure(fault_rate=1.0, fault_kinds=["503"])
+        with self.arming:
+            if not self.armed:
+                self.emulator.configure(fault_rate=1.0, fault_kinds=["503"])
+                self.armed = True
         return self.client.put(*args, **kwargs)
 
 
@@ -275,7 +278,7 @@ def test_a_put_the_api_keeps_refusing_is_failed_with_its_code_and_the_rerun_appl
     assert conversation_tables(pipeline) == truth_tags(emulator)
 
 
-def test_the_puts_run_as_concurrently_as_the_client_allows(make_emulator, monkeypatch):
+def test_the_puts_run_as_concurrently_as_the_client_allows(make_emulator, monkeypatch, tmp_path):
     emulator = make_emulator(seed=SEED)
     rows = [(*key, "wide", "set") for key in sorted(truth_tags(emulator))[:4]]
     widths = []
@@ -286,7 +289,9 @@ def test_the_puts_run_as_concurrently_as_the_client_allows(make_emulator, monkey
         return real_applier(client, max_workers=max_workers, **options)
 
     monkeypatch.setattr(reverse_etl, "TagApplier", spy)
-    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9))
-    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9), max_workers=3)
+    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9), pipelines_dir=str(tmp_path))
+    apply_tag_changes(
+        changes_frame(rows), client_for(emulator, max_workers=9), max_workers=3, pipelines_dir=str(tmp_path)
+    )
 
     assert widths == [9, 3]
