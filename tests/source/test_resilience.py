@@ -1,12 +1,17 @@
 """Loads that survive 429 storms, server faults, resets, truncated bodies and a SIGKILL, and still end exact."""
 
+import logging
 import signal
 import time
 
+from pipelines.loading import run_load
+from sources.cometchat import CometChatClient
+from sources.cometchat.client import group_path
+
 from .cli import run_cli
-from .conftest import load_from
+from .conftest import emulator_credentials, load_from
 from .expected import expected_messages
-from .loaded import loaded_messages
+from .loaded import loaded_messages, table
 from .matching import assert_matches_ground_truth
 
 
@@ -76,3 +81,33 @@ def test_sigkill_mid_run_then_rerun_ends_exact(make_emulator, tmp_path, cli_pipe
         truth = emulator.ground_truth()
         assert loaded_messages(pipeline) == expected_messages(truth)
         assert_matches_ground_truth(pipeline, truth)
+
+
+class DeletesGroupOnItsMemberRequest(CometChatClient):
+    """Deletes one group in the emulator just before its members are asked for: mid-run, after the list."""
+
+    def __init__(self, emulator, victim: str) -> None:
+        super().__init__(emulator_credentials(emulator), requests_per_minute=60_000)
+        self.emulator, self.victim = emulator, victim
+
+    def pages(self, path: str, *args, **kwargs):
+        if path == group_path(self.victim, "members"):
+            self.emulator.delete_group(self.victim)
+        return super().pages(path, *args, **kwargs)
+
+
+def test_a_group_deleted_during_the_run_is_skipped_with_a_warning(make_emulator, make_pipeline, caplog):
+    with make_emulator(seed=8, groups=5) as emulator:
+        victim = emulator.ground_truth(messages=False)["groups"][2]["guid"]
+        pipeline = make_pipeline()
+        caplog.set_level(logging.WARNING)
+
+        run_load(pipeline, DeletesGroupOnItsMemberRequest(emulator, victim), ["groups", "group_members"])
+
+        members = table(pipeline, "group_members")
+        truth = emulator.ground_truth(messages=False)
+        assert victim not in {g["guid"] for g in truth["groups"]}
+        assert sorted(zip(members["guid"], members["uid"], strict=True)) == sorted(
+            (m["guid"], m["uid"]) for m in truth["members"]
+        )
+        assert victim in caplog.text and "deleted while the run was going on" in caplog.text
