@@ -28,8 +28,9 @@ class RequestBudget:
     """Spaces request starts evenly so that at most `requests_per_minute` start in any minute.
 
     The server's headers can only tighten the pace: a window that the requests already in flight will
-    exhaust (remaining <= in flight) waits for its reset, and a 429's Retry-After holds every thread back. The advertised limit alone is not used as a
-    pace, because the window it counts is not reliably a minute; remaining and reset say all that matters.
+    exhaust (remaining <= in flight) waits for its reset, and a 429's Retry-After holds every thread back.
+    The advertised limit alone is not used as a pace, because the window it counts is not reliably a
+    minute; remaining and reset say all that matters.
     """
 
     def __init__(self, requests_per_minute: float, clock=time.monotonic, sleep=time.sleep) -> None:
