@@ -201,7 +201,7 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
 def _worker(
     contender: str, emulator: Emulator, workdir: str, runs: int = 1, requests_per_minute: float = 1e9
 ) -> dict:
-    """Runs one contender's load in its own process; stops it past BASELINE_CAP and says so."""
+    """Runs one contender's load in its own process; stops the baseline past BASELINE_CAP and says so."""
     folder = Path(workdir) / contender
     folder.mkdir(parents=True, exist_ok=True)
     command = [
@@ -215,13 +215,10 @@ def _worker(
     cwd = REPO if contender == "ours" else folder
     with open(folder / "stdout", "wb") as stdout, open(folder / "stderr", "wb") as stderr:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
-        started, peak_mb, stopped = time.monotonic(), 0.0, None
+        started, peak_mb = time.monotonic(), 0.0
         while process.poll() is None:
             peak_mb = max(peak_mb, _rss_mb(process.pid))
-            if time.monotonic() - started > BASELINE_CAP["seconds"]:
-                stopped = f"still running after {BASELINE_CAP['seconds']} s"
-            elif peak_mb > BASELINE_CAP["rss_mb"]:
-                stopped = f"resident memory passed {BASELINE_CAP['rss_mb']:,} MB"
+            stopped = _past_cap(time.monotonic() - started, peak_mb) if contender == "baseline" else None
             if stopped:
                 process.kill()
                 process.wait()
@@ -231,6 +228,14 @@ def _worker(
         tail = (folder / "stderr").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{contender} load failed:\n{tail}")
     return json.loads((folder / "stdout").read_text().strip().splitlines()[-1])
+
+
+def _past_cap(seconds: float, peak_mb: float) -> str | None:
+    if seconds > BASELINE_CAP["seconds"]:
+        return f"still running after {BASELINE_CAP['seconds']} s"
+    if peak_mb > BASELINE_CAP["rss_mb"]:
+        return f"resident memory passed {BASELINE_CAP['rss_mb']:,} MB"
+    return None
 
 
 def _rss_mb(pid: int) -> float:
