@@ -13,7 +13,6 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from .changes import TRow, only_changed
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -24,11 +23,15 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
-from .errors import CometChatConfigError, CometChatNotFoundError
+from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .settings import (
+    DEFAULT_LATE_CHANGES,
+    DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
+    FIRST_TIMESTAMP,
     GONE_ERROR_CODES,
+    LATE_CHANGES_MODES,
     MAX_WORKERS,
     MESSAGES_PER_LOAD,
 )
@@ -41,6 +44,7 @@ from .shaping import (
     shape_message,
     shape_user,
 )
+from .snapshots import TRow, stable_read, unique_pages
 
 __all__ = [
     "MISSING_CREDENTIALS_HELP",
@@ -68,6 +72,8 @@ def cometchat_source(
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
     messages_per_load: int = MESSAGES_PER_LOAD,
+    late_changes: str = DEFAULT_LATE_CHANGES,
+    message_lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -78,6 +84,9 @@ def cometchat_source(
         max_workers: open connections to the API.
         messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
             run stopped at a slice's end, and a new run of the pipeline loads the next slice.
+        late_changes: how later edits, deletes, reactions and reply counts of loaded messages land:
+            "updates" (default; one request per run when nothing changed), "lookback" (re-reads the last
+            `message_lookback_seconds` of messages each run) or "none" (action messages only).
         client: a ready client, for callers that want its request statistics.
     """
     if client is None:
@@ -93,34 +102,39 @@ def cometchat_source(
         group_members(client),
         conversations(client, "user"),
         conversations(client, "group"),
-        messages(client, messages_per_load),
+        messages(client, messages_per_load, late_changes, message_lookback_seconds),
     )
 
 
 def users(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns=USER_COLUMNS)
+    """Every user, deactivated ones included. A snapshot: a user deleted in CometChat leaves the table."""
+
+    @dlt.resource(name="users", primary_key="uid", write_disposition="replace", columns=USER_COLUMNS)
     def users_resource() -> Iterator[list[TRow]]:
-        digests = dlt.current.resource_state().setdefault("digests", {})
-        for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
-            yield only_changed(map(shape_user, page), _by("uid"), digests)
+        pages = client.pages("users", {"withTags": "true", "withDeactivated": "true"})
+        yield from unique_pages((map(shape_user, page) for page in pages), _by("uid"))
 
     return users_resource
 
 
 def groups(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns=GROUP_COLUMNS)
+    """Every group. A snapshot: a group deleted in CometChat leaves the table."""
+
+    @dlt.resource(name="groups", primary_key="guid", write_disposition="replace", columns=GROUP_COLUMNS)
     def groups_resource() -> Iterator[list[TRow]]:
-        digests = dlt.current.resource_state().setdefault("digests", {})
-        for page in client.pages("groups", {"withTags": "true"}):
-            yield only_changed(map(shape_group, page), _by("guid"), digests)
+        pages = client.pages("groups", {"withTags": "true"})
+        yield from unique_pages((map(shape_group, page) for page in pages), _by("guid"))
 
     return groups_resource
 
 
 def group_members(client: CometChatClient) -> DltResource:
-    """Memberships of the groups whose member count or update time changed since the last run.
+    """Memberships of the groups whose member count or update time changed since their rows were loaded.
 
-    A changed group's rows are replaced whole (merge key `guid`), so members who left disappear.
+    Each member row carries that group's `group_version` (`membersCount:updatedAt`), so the versions loaded
+    are read back from the destination instead of being kept per group in dlt state. A changed group's
+    rows are replaced whole (merge key `guid`), so members who left disappear; a group that is gone from the
+    API gets one row flagged `removed` (dlt's hard_delete hint), which deletes its rows and is not stored.
     """
 
     @dlt.resource(
@@ -131,88 +145,129 @@ def group_members(client: CometChatClient) -> DltResource:
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
-        fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
+        state = dlt.current.resource_state()
+        # After a first run or a refresh (state reset) the destination's rows are not trusted: read every group.
+        loaded = _loaded_group_versions() if state.get("loaded") else None
+        current: set[str] = set()
         for page in client.pages("groups"):
             for group in page:
-                fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
-                if fingerprints.get(group["guid"]) != fingerprint:
-                    yield _members_of(client, group["guid"], fingerprints, fingerprint)
+                guid = group["guid"]
+                if guid in current:
+                    continue
+                current.add(guid)
+                version = f"{group.get('membersCount')}:{group.get('updatedAt')}"
+                if loaded is None or loaded.get(guid) != version:
+                    yield _members_of(client, guid, version)
+        gone = sorted(set(loaded or ()) - current)
+        if gone:
+            yield [{"guid": guid, "uid": "", "removed": True} for guid in gone]
+        state["loaded"] = True
 
     return group_members_resource
 
 
-@dlt.defer
-def _members_of(
-    client: CometChatClient, guid: str, fingerprints: dict[str, str], fingerprint: str
-) -> list[TRow]:
+def _loaded_group_versions() -> dict[str, str] | None:
+    """guid -> group_version of the member rows in the destination; None when it cannot be read."""
     try:
-        rows = [
-            shape_member(guid, member)
-            for page in client.pages(group_path(guid, "members"))
-            for member in page
-        ]
+        query = "SELECT DISTINCT guid, group_version FROM group_members"
+        rows = dlt.current.pipeline().dataset()(query).fetchall()
+    except Exception as error:  # any destination problem means: read every group
+        logger.info("Reading every group's members (stored versions unavailable: %s)", type(error).__name__)
+        return None
+    versions: dict[str, str] = {}
+    for guid, version in rows:
+        # Two versions of one group can only come from an interrupted load: then it is read again.
+        versions[guid] = "" if guid in versions else version
+    return versions
+
+
+@dlt.defer
+def _members_of(client: CometChatClient, guid: str, version: str) -> list[TRow]:
+    try:
+        pages = client.pages(group_path(guid, "members"))
+        shaped = (
+            (shape_member(guid, member) | {"group_version": version} for member in page) for page in pages
+        )
+        rows = [row for page in unique_pages(shaped, _by("uid")) for row in page]
     except CometChatNotFoundError as error:
         _warn_gone(error)
-        return []
-    fingerprints[guid] = fingerprint
-    return rows
+        rows = []
+    # No member left (or the group is gone): one flagged row clears the group's stored rows.
+    return rows or [{"guid": guid, "uid": "", "removed": True}]
 
 
 def conversations(client: CometChatClient, conversation_type: str) -> DltResource:
     """Every (viewer, conversation) of one type, with that viewer's unread count and tags.
 
-    The app-wide list names each row's viewer in `uid`. Where it does not, each user's own list is
-    read instead, one request per viewer, concurrently.
+    A snapshot: a conversation a viewer deleted, or left with a group, leaves the table. The app-wide list
+    names each row's viewer in `uid`; where it does not, each user's own list is read instead, one request
+    per viewer, concurrently.
     """
 
     @dlt.resource(
         name=f"{conversation_type}_conversations",
         primary_key=("viewer_uid", "conversation_id"),
-        write_disposition="merge",
+        write_disposition="replace",
         columns=CONVERSATION_COLUMNS,
     )
     def conversations_resource() -> Iterator[Any]:
-        digests = dlt.current.resource_state().setdefault("digests", {})
         params = {"conversationType": conversation_type, "withTags": "true"}
         pages = client.pages("conversations", params)
         first_page = next(pages, [])
         if all("uid" in row for row in first_page):
-            for page in chain([first_page], pages):
-                yield only_changed(
-                    (shape_conversation(row["uid"], row) for row in page), _conversation_key, digests
-                )
+            first_pass = iter([chain([first_page], pages)])
+            yield from stable_read(
+                lambda: next(first_pass, None) or client.pages("conversations", params),
+                lambda row: shape_conversation(row["uid"], row),
+                _conversation_key,
+                "GET /conversations",
+            )
             return
         logger.info("The app-wide conversation list does not name viewers: reading each user's list")
+        viewers: set[str] = set()
         for users_page in client.pages("users"):
             for user in users_page:
-                yield _conversations_of(client, user["uid"], params, digests)
+                if user["uid"] not in viewers:
+                    viewers.add(user["uid"])
+                    yield _conversations_of(client, user["uid"], params)
 
     return conversations_resource
 
 
 @dlt.defer
-def _conversations_of(
-    client: CometChatClient, viewer_uid: str, params: dict[str, str], digests: dict[str, str]
-) -> list[TRow]:
+def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TRow]:
     try:
-        rows = [
-            shape_conversation(viewer_uid, row)
-            for page in client.pages("conversations", params, on_behalf_of=viewer_uid)
-            for row in page
-        ]
+        pages = stable_read(
+            lambda: client.pages("conversations", params, on_behalf_of=viewer_uid),
+            lambda row: shape_conversation(viewer_uid, row),
+            _conversation_key,
+            f"GET /conversations for {viewer_uid}",
+        )
+        return [row for page in pages for row in page]
     except CometChatNotFoundError as error:
         _warn_gone(error)
         return []
-    return only_changed(rows, _conversation_key, digests)
 
 
-def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD) -> DltResource:
+def messages(
+    client: CometChatClient,
+    messages_per_load: int = MESSAGES_PER_LOAD,
+    late_changes: str = DEFAULT_LATE_CHANGES,
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
-    Edits and deletes arrive as action messages that carry the changed message, which is merged
-    over the stored copy. The cursor is kept in resource state by hand rather than with
-    `dlt.sources.incremental`, which would drop those changed copies for their old `sentAt`.
+    Edits and deletes that arrive as action messages carry the changed message, which is merged over the
+    stored copy. Changes that come without one (an edit where the API lists no action, a later reaction
+    or reply) are picked up by `late_changes`: "updates" asks for the messages changed since the last run
+    (`updatedAt` + `onlyUpdates`, as the SDK syncs), "lookback" re-reads the last `lookback_seconds`.
+    The cursor is kept in resource state by hand rather than with `dlt.sources.incremental`, which would
+    drop those changed copies for their old `sentAt`.
     """
+    if late_changes not in LATE_CHANGES_MODES:
+        raise CometChatConfigError(
+            f"late_changes must be one of {', '.join(LATE_CHANGES_MODES)}, not {late_changes!r}"
+        )
 
     @dlt.resource(
         name="messages",
@@ -224,10 +279,19 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
     def messages_resource() -> Iterator[list[TRow]]:
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
+        # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
+        # the window of the updates pass stays where that run left it.
+        continuing = bool(state.get("more"))
+        if late_changes == "updates" and not continuing:
+            yield from _updates_since(client, state, after)
+        elif late_changes == "lookback" and after is not None and not continuing:
+            start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
+            for page in client.messages("messages", {"withTags": "true"}, start=start):
+                yield [shape_message(m) | {"version_id": _version(m)} for m in page if _before(m, after)]
         state["more"] = False
         loaded = 0
         for page in client.messages("messages", {"withTags": "true"}, after=after):
-            originals = ((int(message["id"]), message) for message in page)
+            originals = ((_version(message), message) for message in page)
             yield [
                 shape_message(message) | {"version_id": version}
                 for version, message in chain(originals, _changed_messages(client, page))
@@ -241,6 +305,55 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
     return messages_resource
 
 
+# Of the copies of one message in a load, the newest `updatedAt` wins. In one second, a copy read from a
+# list (the message as it is now) wins over those that action messages carry (as it was right after the
+# action), and of these the later action wins: an edit and a delete often share one second.
+_TIE_BITS = 30
+_CURRENT = (1 << _TIE_BITS) - 1
+
+
+def _version(message: TRow, action_id: int | None = None) -> int:
+    updated = int(message.get("updatedAt") or message.get("sentAt") or 0)
+    tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
+    return (updated << _TIE_BITS) | tie
+
+
+def _before(message: TRow, cursor: tuple[int, int]) -> bool:
+    return (int(message["sentAt"]), int(message["id"])) <= cursor
+
+
+def _updates_since(
+    client: CometChatClient, state: dict[str, Any], after: tuple[int, int] | None
+) -> Iterator[list[TRow]]:
+    """The messages changed since the last run (`updatedAt` >= the second that run started from).
+
+    A change made while a run reads happens after that run began, and every message it had loaded before
+    was sent no later than its starting cursor; so the next run asks from that cursor's second (the first
+    run: from the newest message it saw first). Inclusive: a change in that very second is read twice.
+    """
+    since = state.get("updates_since")
+    if since is not None:
+        params = {"withTags": "true", "updatedAt": since, "onlyUpdates": "true"}
+        for page in client.messages("messages", params):
+            stale = [m for m in page if int(m.get("updatedAt") or 0) < since]
+            if stale:
+                raise CometChatError(
+                    f"GET /messages?updatedAt={since}&onlyUpdates=true answered messages last updated before "
+                    f"{since} (id {stale[0]['id']}): the API ignores updatedAt; set late_changes to 'lookback'"
+                )
+            yield [shape_message(m) | {"version_id": _version(m)} for m in page]
+    if after is not None:
+        start = after[0]
+    else:
+        newest = client.newest_message("messages")
+        start = (
+            int(newest["updatedAt"] if newest.get("updatedAt") else newest["sentAt"])
+            if newest
+            else FIRST_TIMESTAMP
+        )
+    state["updates_since"] = max(start, since or 0)
+
+
 def more_messages(pipeline: dlt.Pipeline) -> bool:
     """Whether the pipeline's last run stopped at the end of a message slice, with more to load."""
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
@@ -248,16 +361,18 @@ def more_messages(pipeline: dlt.Pipeline) -> bool:
 
 
 def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tuple[int, TRow]]:
-    """(action id, current copy) of the messages edited or deleted by the action messages of a page."""
+    """(version, copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         target = changed_message(action)
-        if target is None and (target_id := changed_message_id(action)) is not None:
+        if target is not None:
+            yield _version(target, int(action["id"])), target
+        elif (target_id := changed_message_id(action)) is not None:
             try:
-                target = client.get(f"messages/{target_id}", {"withTags": "true"})
+                current = client.get(f"messages/{target_id}", {"withTags": "true"})
             except CometChatNotFoundError as error:
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
-        if target is not None:
-            yield int(action["id"]), target
+                continue
+            yield _version(current), current
 
 
 def _by(field: str) -> Callable[[TRow], Any]:

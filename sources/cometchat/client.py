@@ -20,6 +20,7 @@ from .settings import (
     AUTH_ERROR_CODES,
     BACKOFF_FACTOR_SECONDS,
     DEFAULT_REQUESTS_PER_MINUTE,
+    FIRST_TIMESTAMP,
     MAX_ATTEMPTS,
     MAX_RETRY_DELAY_SECONDS,
     MAX_WORKERS,
@@ -27,6 +28,7 @@ from .settings import (
     PAGE_SIZE,
     REQUEST_TIMEOUT_SECONDS,
 )
+from .shaping import as_rows
 from .throttle import RequestBudget, RequestStats
 
 logger = logging.getLogger(__name__)
@@ -131,46 +133,69 @@ class CometChatClient:
     def pages(
         self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a page-number list, at the largest page size."""
-        yield from self._rest.paginate(
+        """Every page of a page-number list, asked at the largest page size, until the API says no more."""
+        pages = self._rest.paginate(
             path,
             params={**(params or {}), "perPage": PAGE_SIZE},
             headers=_viewer(on_behalf_of),
-            paginator=HasMorePaginator(PAGE_SIZE),
+            paginator=HasMorePaginator(),
             hooks=self._hooks(),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
+        for page in pages:
+            rows = as_rows(page.response.json().get("data"))
+            if rows:
+                yield rows
 
     def messages(
         self,
         path: str = "messages",
         params: dict[str, Any] | None = None,
         after: tuple[int, int] | None = None,
+        start: int = FIRST_TIMESTAMP,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of messages strictly after the `(sentAt, id)` cursor `after`, oldest first, each at most once."""
+        """Pages of messages strictly after the `(sentAt, id)` cursor `after` (else from the second `start`),
+        oldest first, each at most once.
+
+        The read ends on an empty page or on one that brings nothing new, never on a short page: a server may
+        serve fewer than the `limit` asked for. Anchors are exact whether the server reads them as inclusive
+        or exclusive, and whether it honours `id` or not (see MessageCursorPaginator).
+        """
         query: dict[str, Any] = {"limit": MESSAGE_PAGE_SIZE, "affix": "append", **(params or {})}
         if after is not None:
-            query.update(fromTimestamp=after[0], sentAt=after[0], id=str(after[1]))
+            query.update(fromTimestamp=after[0], id=str(after[1]))
         else:
-            query.setdefault("fromTimestamp", 0)
+            query["fromTimestamp"] = max(start, FIRST_TIMESTAMP)
         cursor = after or (-1, -1)
+        # The server's real page size: the longest page that more pages followed (it may cap `limit`).
+        served, previous = 0, 0
         pages = self._rest.paginate(
             path,
             params=query,
-            paginator=MessageCursorPaginator(MESSAGE_PAGE_SIZE),
+            paginator=MessageCursorPaginator(),
             hooks=self._hooks(),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         for page in pages:
             fresh = [m for m in page if (int(m["sentAt"]), int(m["id"])) > cursor]
-            if not fresh and len(page) >= MESSAGE_PAGE_SIZE:
-                raise CometChatError(
-                    f"GET /{path} returned a full page of messages already seen at sentAt={cursor[0]}: "
-                    "the API ignored the id anchor and more than one page of messages share that second"
-                )
-            if fresh:
-                cursor = (int(fresh[-1]["sentAt"]), int(fresh[-1]["id"]))
-                yield fresh
+            if not fresh:
+                only_anchor = all(int(m["id"]) == cursor[1] for m in page)  # an inclusive anchor at the end
+                same_second = all(int(m["sentAt"]) == cursor[0] for m in page)
+                if served and len(page) >= served and same_second and not only_anchor:
+                    raise CometChatError(
+                        f"GET /{path} returned only messages already seen, all at sentAt={cursor[0]}, in a "
+                        f"full page of {len(page)}: the API ignores the id anchor and more than a page of "
+                        "messages share that second, so the rest of it cannot be reached"
+                    )
+                return
+            served, previous = max(served, previous), len(page)
+            cursor = (int(fresh[-1]["sentAt"]), int(fresh[-1]["id"]))
+            yield fresh
+
+    def newest_message(self, path: str = "messages") -> dict[str, Any] | None:
+        """The newest message (one request), or None when there is none."""
+        rows = as_rows(self.get(path, {"limit": 1, "affix": "prepend"}))
+        return rows[-1] if rows else None
 
     def _hooks(self) -> dict[str, list[Any]]:
         return {"response": [_raise_for_api_error]}

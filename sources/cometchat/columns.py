@@ -58,7 +58,9 @@ GROUP_COLUMNS = _typed(
     updated_by="text",
 )
 
-MEMBER_COLUMNS = _typed(guid="text", uid="text", scope="text", joined_at="timestamp")
+MEMBER_COLUMNS = _typed(guid="text", uid="text", scope="text", joined_at="timestamp", group_version="text")
+# A row flagged `removed` deletes its group's rows (merge key `guid`) and is not stored itself.
+MEMBER_COLUMNS["removed"] = {"name": "removed", "data_type": "bool", "nullable": True, "hard_delete": True}
 
 CONVERSATION_COLUMNS = _typed(
     viewer_uid="text",
@@ -77,6 +79,7 @@ MESSAGE_COLUMNS = _typed(
     id="bigint",
     conversation_id="text",
     parent_id="bigint",
+    reply_count="bigint",
     sender="text",
     receiver_type="text",
     receiver="text",
@@ -93,9 +96,8 @@ MESSAGE_COLUMNS = _typed(
     deleted_at="timestamp",
     deleted_by="text",
 )
-# The id of the message or action message a copy came from. Ids grow with time, so of two copies of one
-# message in a load (the original, and those edits and deletes carry) the larger wins; `updated_at`
-# cannot decide, since an edit and a delete often share one second.
+# Which copy of a message wins within one load: its `updatedAt`, then whether it was read as it is now
+# (from a list) or carried by an action message, then the action's id (see `_version` in __init__.py).
 MESSAGE_COLUMNS["version_id"] = {"data_type": "bigint", "nullable": False, "dedup_sort": "desc"}
 
 MESSAGE_NESTED_HINTS = {

@@ -12,6 +12,17 @@ DEFAULT_REQUESTS_PER_MINUTE: Final = 500
 # Largest page the API serves: perPage for page-number lists, limit for message lists (contract §3).
 PAGE_SIZE: Final = 1000
 MESSAGE_PAGE_SIZE: Final = 1000
+# The first message request starts here: `fromTimestamp=0` may count as "no anchor" (the Android SDK refuses a
+# timestamp that is not positive), and `append` without an anchor may start at the newest page.
+FIRST_TIMESTAMP: Final = 1
+# How a run picks up later edits, deletes, reactions and reply counts of messages it loaded before:
+# "updates" asks `GET /messages?updatedAt=...&onlyUpdates=1` (one request when nothing changed),
+# "lookback" re-reads the last `message_lookback_seconds` of messages, "none" relies on action messages only.
+LATE_CHANGES_MODES: Final = ("updates", "lookback", "none")
+DEFAULT_LATE_CHANGES: Final = "updates"
+DEFAULT_LOOKBACK_SECONDS: Final = 7 * 86_400
+# A conversation list whose rows move while it is read (ordered by updatedAt) is read again, at most this often.
+MAX_LIST_PASSES: Final = 3
 
 # A run loads messages in slices of about this many, one load package each, so that the destination's
 # merge works on one slice at a time (bounded memory) and a killed run keeps the slices it committed.

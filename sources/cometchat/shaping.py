@@ -26,6 +26,17 @@ def as_int(value: Any) -> int | None:
     return int(str(value))
 
 
+def as_rows(data: Any) -> list[TRow]:
+    """The rows of a list answer's `data`: a list, or an object keyed "0", "1", ... (as one spec example has it)."""
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and data and all(str(key).isdigit() for key in data):
+        return [data[key] for key in sorted(data, key=int)]
+    return [data]
+
+
 def shape_user(user: TRow) -> TRow:
     return _present(
         {
@@ -104,6 +115,7 @@ def shape_message(message: TRow) -> TRow:
             "id": message_id,
             "conversation_id": message.get("conversationId"),
             "parent_id": as_int(message.get("parentId")),
+            "reply_count": as_int(message.get("replyCount")),
             "sender": message.get("sender"),
             "receiver_type": message.get("receiverType"),
             "receiver": message.get("receiver"),

@@ -29,6 +29,8 @@ def expected_messages(truth: dict) -> dict[int, dict]:
             "sent_at": m["sentAt"],
             "edited_at": m.get("editedAt"),
             "deleted_at": m.get("deletedAt"),
+            "updated_at": m["updatedAt"],
+            "reply_count": m.get("replyCount"),
         }
         for m in truth["messages"]
     }
@@ -70,3 +72,8 @@ def expected_conversations(truth: dict, conversation_type: str) -> dict[tuple[st
         for c in truth["conversations"]
         if c["conversationType"] == conversation_type
     }
+
+
+def changed_since(truth: dict, since: int) -> int:
+    """How many messages an updates pass from `since` returns: changed after sending, at or after `since`."""
+    return sum(1 for m in truth["messages"] if m["updatedAt"] >= since and m["updatedAt"] > m["sentAt"])

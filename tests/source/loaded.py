@@ -42,6 +42,8 @@ def loaded_messages(pipeline: dlt.Pipeline) -> dict[int, dict]:
             "sent_at": epoch(row.sent_at),
             "edited_at": epoch(row.edited_at),
             "deleted_at": epoch(row.deleted_at),
+            "updated_at": epoch(row.updated_at),
+            "reply_count": None if pd.isna(row.reply_count) else int(row.reply_count),
         }
         for row in frame.itertuples()
     }

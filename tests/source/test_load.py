@@ -3,7 +3,7 @@
 import pytest
 
 from .conftest import load_from
-from .expected import expected_messages
+from .expected import changed_since, expected_messages
 from .loaded import loaded_child_rows, loaded_messages, table, tables
 from .matching import assert_matches_ground_truth
 
@@ -76,20 +76,28 @@ def test_messages_load_in_slices_one_package_each_and_end_exact(make_emulator, m
     assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline)
-    assert sum(again.rows_per_table.values()) == 0
+    # Only the messages changed in the newest second come again (the updates pass reads it inclusively).
+    assert again.rows_per_table.get("messages", 0) == changed_since(truth, truth["messages"][-1]["updatedAt"])
+    assert again.rows_per_table.get("group_members", 0) == 0
 
 
-def test_second_run_without_changes_is_cheap_and_loads_nothing(emulator, make_pipeline):
+def test_second_run_without_changes_is_cheap_and_loads_only_the_snapshots(emulator, make_pipeline):
     pipeline = make_pipeline()
     load_from(emulator, pipeline)
     emulator.reset_stats()
 
     summary = load_from(emulator, pipeline)
+    truth = emulator.ground_truth()
 
-    assert emulator.stats()["total"] <= 8
+    # users, groups, groups again (for members), two conversation lists, new messages, and the updates pass:
+    # one request, or two when the newest second held changed messages (its first page was not empty).
+    changed = changed_since(truth, truth["messages"][-1]["updatedAt"])
+    assert emulator.stats()["total"] == 7 + bool(changed)
     assert summary.requests.requests == emulator.stats()["total"]
-    assert sum(summary.rows_per_table.values()) == 0
-    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert summary.rows_per_table.get("messages", 0) == changed
+    assert summary.rows_per_table.get("group_members", 0) == 0
+    assert summary.rows_per_table["users"] == len(truth["users"])  # snapshots are loaded whole
+    assert_matches_ground_truth(pipeline, truth)
 
 
 def test_next_run_brings_exactly_the_changes(make_emulator, make_pipeline):
@@ -112,8 +120,10 @@ def test_next_run_brings_exactly_the_changes(make_emulator, make_pipeline):
         after = emulator.ground_truth()
 
         assert_matches_ground_truth(pipeline, after)
-        # 5 new messages + 2 action messages (edit, delete) + the 2 changed messages.
-        assert summary.rows_per_table["messages"] == len(new_ids) + 2 + 2
+        # 5 new messages + 2 action messages (edit, delete) + the 2 copies they carry + the updates pass
+        # (the edited and deleted messages again, and those changed in the newest second of the last run).
+        updated = changed_since(after, before["messages"][-1]["updatedAt"])
+        assert summary.rows_per_table["messages"] == len(new_ids) + 2 + 2 + updated
         assert summary.rows_per_table["user_conversations"] >= 1
         assert emulator.stats()["total"] <= 10
 

@@ -131,19 +131,46 @@ def test_message_paging_drops_repeats_from_a_server_that_ignores_the_id_anchor(
     assert second["fromtimestamp"] == ["11"] and second["id"] == ["3"] and second["affix"] == ["append"]
 
 
-def test_message_paging_refuses_to_loop_forever(client, requests_mock, monkeypatch):
-    monkeypatch.setattr("sources.cometchat.client.MESSAGE_PAGE_SIZE", 2)
-    requests_mock.get(f"{BASE}/messages", json={"data": [msg(1, 10), msg(2, 10)], "meta": {}})
-    with pytest.raises(CometChatError, match="already seen"):
+def test_message_paging_refuses_to_loop_forever(client, requests_mock):
+    pages = [[msg(1, 9), msg(2, 10)], [msg(2, 10), msg(3, 10)], [msg(2, 10), msg(3, 10)]]
+    requests_mock.get(f"{BASE}/messages", [{"json": {"data": p, "meta": {}}} for p in pages])
+    with pytest.raises(CometChatError, match="ignores the id anchor"):
         [page for page in client.messages()]
 
 
-def test_message_paging_resumes_after_the_cursor(client, requests_mock):
-    requests_mock.get(f"{BASE}/messages", json={"data": [msg(7, 20), msg(8, 21)], "meta": {}})
+def test_message_paging_resumes_after_the_cursor_without_a_sent_at_anchor(client, requests_mock):
+    pages = [[msg(7, 20), msg(8, 21)], []]
+    requests_mock.get(f"{BASE}/messages", [{"json": {"data": p, "meta": {}}} for p in pages])
     pages = list(client.messages(after=(20, 6)))
     assert [m["id"] for m in pages[0]] == ["7", "8"]
-    query = requests_mock.last_request.qs
-    assert query["sentat"] == ["20"] and query["id"] == ["6"] and query["fromtimestamp"] == ["20"]
+    first, second = (r.qs for r in requests_mock.request_history)
+    assert "sentat" not in first and first["id"] == ["6"] and first["fromtimestamp"] == ["20"]
+    assert "sentat" not in second and second["id"] == ["8"] and second["fromtimestamp"] == ["21"]
+
+
+def test_message_paging_starts_at_a_positive_timestamp_and_reads_past_short_pages(client, requests_mock):
+    pages = [[msg(1, 5)], [msg(2, 6)], [msg(2, 6)]]  # short pages; then an inclusive anchor repeats the last
+    requests_mock.get(f"{BASE}/messages", [{"json": {"data": p, "meta": {}}} for p in pages])
+    assert [m["id"] for page in client.messages() for m in page] == ["1", "2"]
+    assert requests_mock.request_history[0].qs["fromtimestamp"] == ["1"]
+    assert len(requests_mock.request_history) == 3
+
+
+def test_page_number_lists_read_past_short_pages_and_take_keyed_data(client, requests_mock):
+    def page(number: int, data, more: bool) -> dict:
+        pagination = {"total": 0, "count": 1, "per_page": 1, "current_page": number}
+        pagination["total_pages"] = number + 1 if more else number
+        return {"json": {"data": data, "meta": {"pagination": pagination}}}
+
+    pages = [page(1, {"0": {"guid": "a"}, "1": {"guid": "b"}}, True), page(2, [{"guid": "c"}], False)]
+    requests_mock.get(f"{BASE}/groups", pages)
+    assert list(client.pages("groups")) == [[{"guid": "a"}, {"guid": "b"}], [{"guid": "c"}]]
+
+
+def test_page_number_lists_without_meta_end_on_an_empty_page(client, requests_mock):
+    pages = [{"json": {"data": [1]}}, {"json": {"data": [2]}}, {"json": {"data": []}}]
+    requests_mock.get(f"{BASE}/users", pages)
+    assert list(client.pages("users")) == [[1], [2]]
 
 
 def test_key_never_appears_in_logs_or_errors(client, requests_mock, caplog):
