@@ -1,0 +1,86 @@
+"""Exact under every behaviour profile of the emulator: a full load, then changes of every kind (new messages in
+one second across pages, an edit, a delete, a later reaction and reply, a tag, deletions of a user, a group,
+a membership and a conversation), then an incremental load; both equal the ground truth."""
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.cometchat_emulator.profiles import PROFILES
+
+from .conftest import load_from
+from .matching import assert_matches_ground_truth
+
+SMALL = {"messages": 500, "users": 30, "groups": 4, "members_per_group": 5, "seed": 3}
+COMBINED = (
+    "unanchored_newest",
+    "anchor_ignores_id",
+    "capped_pages",
+    "conversations_without_uid",
+    "edits_without_actions",
+    "keyed_group_data",
+    "numeric_ids",
+)
+CASES = [
+    (),
+    *((name,) for name in PROFILES if name != "conversations_shifting"),
+    # Rows only move between pages when there are several pages.
+    ("conversations_shifting", "capped_pages"),
+    COMBINED,
+    ("anchor_inclusive", "capped_pages", "conversations_shifting", "tags_put_merges"),
+]
+
+
+def _change_everything(emulator) -> None:
+    truth = emulator.ground_truth()
+    newest = truth["messages"][-1]["sentAt"]
+    emulator.add_messages(20, sent_at=newest + 5)  # one second, across capped pages
+    kept = [m for m in truth["messages"] if m["category"] == "message" and "deletedAt" not in m]
+    top_level = [m for m in kept if "parentId" not in m]
+    emulator.edit_message(top_level[0]["id"], "edited later ✏️")
+    emulator.delete_message(top_level[1]["id"])
+    emulator.react(top_level[2]["id"], "🎉")
+    emulator.add_messages(1, parent_id=top_level[3]["id"])
+    conversation = next(c for c in truth["conversations"] if c["conversationType"] == "user")
+    emulator.set_conversation_tags(conversation["viewer"], conversation["conversationId"], ["vip", "🔥 hot"])
+
+    member = truth["members"][-1]
+    emulator.delete_member(member["guid"], member["uid"])
+    emulator.delete_group(truth["groups"][0]["guid"])
+    lonely = next(u["uid"] for u in truth["users"] if u["uid"] not in {m["uid"] for m in truth["members"]})
+    emulator.delete_user(lonely)
+    gone = next(
+        c
+        for c in truth["conversations"]
+        if c["conversationType"] == "user" and lonely not in c["conversationId"]
+    )
+    emulator.delete_conversation(gone["viewer"], gone["conversationId"])
+
+
+@pytest.mark.parametrize("profiles", CASES, ids=lambda profiles: "+".join(profiles) or "default")
+def test_full_then_incremental_load_is_exact(make_emulator, make_pipeline, profiles):
+    emulator = make_emulator(profiles=profiles, **SMALL)
+    pipeline = make_pipeline()
+
+    load_from(emulator, pipeline)
+    if "conversations_shifting" not in profiles:  # its moves add messages while the first run reads
+        assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+    before = emulator.ground_truth(messages=False)
+    _change_everything(emulator)
+    load_from(emulator, pipeline)
+
+    after = emulator.ground_truth()
+    assert len(after["users"]) == len(before["users"]) - 1
+    assert len(after["groups"]) == len(before["groups"]) - 1
+    assert_matches_ground_truth(pipeline, after)
+
+
+def test_more_than_a_page_in_one_second_with_an_ignored_id_stops_with_a_clear_error(
+    make_emulator, make_pipeline
+):
+    emulator = make_emulator(profiles=("anchor_ignores_id", "capped_pages"), **SMALL)
+    newest = emulator.ground_truth()["messages"][-1]["sentAt"]
+    emulator.add_messages(60, sent_at=newest + 1)
+    pipeline = make_pipeline()
+    with pytest.raises(PipelineStepFailed, match="ignores the id anchor and more than a page of messages"):
+        load_from(emulator, pipeline)
