@@ -1,6 +1,7 @@
 """Load a CometChat app into a dlt destination (DuckDB by default).
 
 python pipelines/run.py                      # the account configured in .dlt/secrets.toml or env vars
+python pipelines/run.py --check              # first against a real account: credentials and API behaviour
 python pipelines/run.py --demo               # no account: the bundled emulator with seeded data
 python pipelines/run.py --destination filesystem --dataset-name chat --resources users,messages
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any directory
 
+from pipelines.check import run_check
 from pipelines.cli_support import client_for, configure_logging, exit_on_known_errors
 from pipelines.loading import LoadSummary, build_pipeline, run_load, table_row_counts
 from sources.cometchat.settings import RESOURCE_NAMES
@@ -22,6 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--demo", action="store_true", help="load the bundled emulator instead of an account")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the credentials and probe the API's behaviour, read-only, then exit (0 usable, 2 not)",
+    )
     parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
     parser.add_argument(
         "--dataset-name", default="cometchat", help="dataset (schema) name (default: cometchat)"
@@ -55,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     with exit_on_known_errors(), client_for(args.demo, args.requests_per_minute) as client:
+        if args.check:
+            return run_check(client)
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         summary = run_load(pipeline, client, args.resources, args.full_refresh)
         print_summary(summary, table_row_counts(pipeline), pipeline)

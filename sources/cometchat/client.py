@@ -110,6 +110,12 @@ class CometChatClient:
         return self.budget.stats
 
     def get(self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None) -> Any:
+        return self.get_body(path, params, on_behalf_of).get("data")
+
+    def get_body(
+        self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None
+    ) -> dict[str, Any]:
+        """The whole JSON answer, `meta` included."""
         response = self._rest.get(
             path,
             params=params,
@@ -117,7 +123,7 @@ class CometChatClient:
             hooks=self._hooks(),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
-        return response.json().get("data")
+        return response.json()
 
     def put(self, path: str, body: dict[str, Any], on_behalf_of: str | None = None) -> Any:
         response = self._rest.request(

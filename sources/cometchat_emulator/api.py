@@ -342,6 +342,8 @@ class Api:
             raise errors.bad_request({"onlyUpdates": ["The onlyUpdates field requires updatedAt."]})
         if "anchor_ignores_id" in behaviour:
             anchor_id = None
+        if "updates_ignored" in behaviour:
+            updated_after, only_updates = None, False
         if "unanchored_newest" in behaviour:
             from_ts = from_ts or None
             if anchor_id is None and anchor_sent is None and from_ts is None and updated_after is None:

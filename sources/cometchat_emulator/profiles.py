@@ -21,6 +21,7 @@ PROFILES: dict[str, str] = {
     "conversation_as_array": "the single-conversation GET and PUT answers put the conversation in a list",
     "tags_put_merges": "PUT .../conversation adds the sent tags to the viewer's list instead of replacing it",
     "edits_without_actions": "edits and deletes append no edited/deleted action message to message lists",
+    "updates_ignored": "message lists ignore updatedAt and onlyUpdates",
     "keyed_group_data": 'GET /groups answers data as an object keyed "0", "1", ...',
     "numeric_ids": "message id, parentId, meta ids and unreadMessageCount are integers",
 }

@@ -223,3 +223,9 @@ def test_profiles_combine(make_emulator):
     assert isinstance(groups, dict)
     rows = api.ok("/conversations", {"perPage": 1000})["data"]
     assert len(rows) == CAPPED_PAGE_SIZE and not any("uid" in r for r in rows)
+
+
+def test_updates_ignored(make_emulator):
+    api = _client(make_emulator, "updates_ignored")
+    params = {"limit": 5, "fromTimestamp": 1, "updatedAt": 1_900_000_000, "onlyUpdates": 1}
+    assert [m["id"] for m in api.ok("/messages", params)["data"]] == ["1", "2", "3", "4", "5"]
