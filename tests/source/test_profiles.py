@@ -57,7 +57,10 @@ def _change_everything(emulator) -> None:
 
 
 @pytest.mark.parametrize("profiles", CASES, ids=lambda profiles: "+".join(profiles) or "default")
-def test_full_then_incremental_load_is_exact(make_emulator, make_pipeline, profiles):
+def test_full_then_incremental_load_is_exact(make_emulator, make_pipeline, monkeypatch, profiles):
+    if "updates_ignored" in profiles:  # the updates pass cannot work: re-read the whole (short) history
+        monkeypatch.setenv("SOURCES__COMETCHAT__LATE_CHANGES", "lookback")
+        monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGE_LOOKBACK_SECONDS", str(60 * 86_400))
     emulator = make_emulator(profiles=profiles, **SMALL)
     pipeline = make_pipeline()
 
@@ -83,4 +86,15 @@ def test_more_than_a_page_in_one_second_with_an_ignored_id_stops_with_a_clear_er
     emulator.add_messages(60, sent_at=newest + 1)
     pipeline = make_pipeline()
     with pytest.raises(PipelineStepFailed, match="ignores the id anchor and more than a page of messages"):
+        load_from(emulator, pipeline)
+
+
+def test_an_api_that_ignores_updated_at_stops_the_updates_pass_with_a_clear_error(
+    make_emulator, make_pipeline
+):
+    emulator = make_emulator(profiles=("updates_ignored",), **SMALL)
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    emulator.add_messages(1)
+    with pytest.raises(PipelineStepFailed, match="the API ignores updatedAt; set late_changes to 'lookback'"):
         load_from(emulator, pipeline)
