@@ -86,7 +86,23 @@ def test_the_cli_prints_the_lines_and_a_wrong_key_exits_2(emulator, tmp_path):
     assert "[documented]" in out and "credentials" in out
     assert emulator.api_key not in out + err
 
-    bad = run_cli(emulator, tmp_path, "--check", env_extra={"SOURCES__COMETCHAT__API_KEY": "0" * 40})
+    for setting, value, code in (
+        ("API_KEY", "0" * 40, "AUTH_ERR_APIKEY_NOT_FOUND"),
+        ("APP_ID", "otherapp", "AUTH_ERR_INVALID_APPID"),
+    ):
+        bad = run_cli(emulator, tmp_path, "--check", env_extra={f"SOURCES__COMETCHAT__{setting}": value})
+        out, err = bad.communicate(timeout=120)
+        assert bad.returncode == 2, setting
+        assert code in out + err
+
+
+def test_an_unknown_region_is_unusable(emulator, tmp_path):
+    bad = run_cli(
+        emulator,
+        tmp_path,
+        "--check",
+        env_extra={"SOURCES__COMETCHAT__REGION": "mars", "SOURCES__COMETCHAT__BASE_URL": ""},
+    )
     out, err = bad.communicate(timeout=120)
     assert bad.returncode == 2
-    assert "AUTH_ERR_APIKEY_NOT_FOUND" in out + err
+    assert "region" in (out + err).lower()
