@@ -59,8 +59,7 @@ def measure(users: int, pairs: int, messages: int, groups: int) -> dict:
             "no-change re-run requests": emulator.stats()["total"],
             "no-change re-run requests by route": by_route,
             "no-change re-run rows": again.rows_per_table,
-            "late changes, updates pass, requests in the no-change re-run": by_route.get("/messages", 0)
-            - 1,
+            "late changes, updates pass, requests in the no-change re-run": by_route.get("/messages", 0) - 1,
             "late changes, 7-day lookback, requests per run": -(-in_week // 1000),
         }
 

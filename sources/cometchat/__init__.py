@@ -6,6 +6,7 @@ Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url)
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Any
 
@@ -44,7 +45,7 @@ from .shaping import (
     shape_message,
     shape_user,
 )
-from .snapshots import TRow, stable_read, unique_pages
+from .snapshots import TRow, if_changed, snapshot_hints, stable_read, unique_pages
 
 __all__ = [
     "MISSING_CREDENTIALS_HELP",
@@ -109,10 +110,11 @@ def cometchat_source(
 def users(client: CometChatClient) -> DltResource:
     """Every user, deactivated ones included. A snapshot: a user deleted in CometChat leaves the table."""
 
-    @dlt.resource(name="users", primary_key="uid", write_disposition="replace", columns=USER_COLUMNS)
-    def users_resource() -> Iterator[list[TRow]]:
+    @dlt.resource(name="users", primary_key="uid", columns=USER_COLUMNS, **snapshot_hints("users"))
+    def users_resource() -> Iterator[Any]:
         pages = client.pages("users", {"withTags": "true", "withDeactivated": "true"})
-        yield from unique_pages((map(shape_user, page) for page in pages), _by("uid"))
+        rows = unique_pages((map(shape_user, page) for page in pages), _by("uid"))
+        yield from if_changed(rows, "users", dlt.current.resource_state())
 
     return users_resource
 
@@ -120,10 +122,11 @@ def users(client: CometChatClient) -> DltResource:
 def groups(client: CometChatClient) -> DltResource:
     """Every group. A snapshot: a group deleted in CometChat leaves the table."""
 
-    @dlt.resource(name="groups", primary_key="guid", write_disposition="replace", columns=GROUP_COLUMNS)
-    def groups_resource() -> Iterator[list[TRow]]:
+    @dlt.resource(name="groups", primary_key="guid", columns=GROUP_COLUMNS, **snapshot_hints("groups"))
+    def groups_resource() -> Iterator[Any]:
         pages = client.pages("groups", {"withTags": "true"})
-        yield from unique_pages((map(shape_group, page) for page in pages), _by("guid"))
+        rows = unique_pages((map(shape_group, page) for page in pages), _by("guid"))
+        yield from if_changed(rows, "groups", dlt.current.resource_state())
 
     return groups_resource
 
@@ -204,11 +207,13 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
     per viewer, concurrently.
     """
 
+    table = f"{conversation_type}_conversations"
+
     @dlt.resource(
-        name=f"{conversation_type}_conversations",
+        name=table,
         primary_key=("viewer_uid", "conversation_id"),
-        write_disposition="replace",
         columns=CONVERSATION_COLUMNS,
+        **snapshot_hints(table),
     )
     def conversations_resource() -> Iterator[Any]:
         params = {"conversationType": conversation_type, "withTags": "true"}
@@ -216,25 +221,31 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         first_page = next(pages, [])
         if all("uid" in row for row in first_page):
             first_pass = iter([chain([first_page], pages)])
-            yield from stable_read(
+            rows = stable_read(
                 lambda: next(first_pass, None) or client.pages("conversations", params),
                 lambda row: shape_conversation(row["uid"], row),
                 _conversation_key,
                 "GET /conversations",
             )
-            return
-        logger.info("The app-wide conversation list does not name viewers: reading each user's list")
-        viewers: set[str] = set()
-        for users_page in client.pages("users"):
-            for user in users_page:
-                if user["uid"] not in viewers:
-                    viewers.add(user["uid"])
-                    yield _conversations_of(client, user["uid"], params)
+        else:
+            logger.info("The app-wide conversation list does not name viewers: reading each user's list")
+            rows = _conversations_per_viewer(client, params)
+        yield from if_changed(rows, table, dlt.current.resource_state())
 
     return conversations_resource
 
 
-@dlt.defer
+def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -> Iterator[list[TRow]]:
+    """Each user's own conversation list, read concurrently (max_workers), in the order of the users.
+
+    A thread pool rather than dlt.defer: the whole list must pass through one generator to be digested.
+    """
+    with ThreadPoolExecutor(max_workers=client.max_workers) as pool:
+        viewers = unique_pages(client.pages("users"), _by("uid"))
+        for users_page in viewers:
+            yield from pool.map(lambda user: _conversations_of(client, user["uid"], params), users_page)
+
+
 def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TRow]:
     try:
         pages = stable_read(

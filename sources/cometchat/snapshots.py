@@ -1,16 +1,24 @@
-"""Reading the lists that the API cannot filter by time (users, groups, members, conversations) as snapshots.
+"""Reading the lists that the API cannot filter by time (users, groups, conversations) as snapshots.
 
-These tables are loaded whole each run with dlt's `replace`, so a row deleted in CometChat leaves the table and
-nothing per row is kept in dlt state. A page-number list may shift while it is read (a conversation list
-ordered by `updatedAt` moves a row to the front with every message): rows then repeat across pages and others
-may be skipped. A repeat is the sign; such a list is read again, keeping the first copy of every row, until a
-pass sees no repeat.
+Each run reads such a list whole. If anything in it changed, the table is replaced with it (dlt's `replace`),
+so a row deleted in CometChat leaves the table; if nothing changed, nothing is loaded. The comparison needs one
+order-independent digest of the whole list in dlt state, never anything per row: the rows are spooled to a
+temporary file while they are read and digested, and only then loaded or dropped.
+
+A page-number list may shift while it is read (a conversation list ordered by `updatedAt` moves a row to the
+front with every message): rows then repeat across pages and others may be skipped. A repeat is the sign; such
+a list is read again, keeping the first copy of every row, until a pass sees no repeat.
 """
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
+
+import dlt
+import orjson
 
 from .errors import CometChatError
 from .settings import MAX_LIST_PASSES
@@ -79,3 +87,45 @@ def stable_read(
         f"{what} kept moving while it was read ({max_passes} passes, each met a row twice): rows ordered by "
         "updatedAt shift between pages under live traffic; run again when the app is quieter"
     )
+
+
+def snapshot_hints(table: str) -> dict[str, Any]:
+    """Resource hints of a snapshot table: replaced when rows come, left as it is when none do.
+
+    The write disposition is given as a function (a dynamic hint, which also needs a function for the table
+    name) because dlt truncates a static `replace` table whose resource yielded nothing.
+    """
+    return {"table_name": lambda _: table, "write_disposition": lambda _: "replace"}
+
+
+def _row_digest(row: TRow) -> int:
+    encoded = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big")
+
+
+def if_changed(pages: Iterable[list[TRow]], table: str, state: MutableMapping[str, Any]) -> Iterator[Any]:
+    """The pages of a snapshot, only if it differs from the last loaded one (`state["digest"]`).
+
+    An empty snapshot that replaces rows yields dlt's empty-table marker, so that the table is emptied.
+    The new digest is stored with the load package, so it advances only with data that reached the destination.
+    """
+    total, count, spooled = 0, 0, 0
+    with tempfile.TemporaryFile() as spool:  # pickle keeps datetimes; spooled, memory stays flat
+        for page in pages:
+            if not page:
+                continue
+            for row in page:
+                total = (total + _row_digest(row)) % 2**64
+            count += len(page)
+            pickle.dump(page, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            spooled += 1
+        digest = f"{count}:{total:016x}"
+        if state.get("digest") == digest:
+            return
+        spool.seek(0)
+        for _ in range(spooled):
+            yield pickle.load(spool)
+    if not count:
+        hints = dlt.mark.make_hints(table_name=table, write_disposition="replace")
+        yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
+    state["digest"] = digest

@@ -78,10 +78,10 @@ def test_messages_load_in_slices_one_package_each_and_end_exact(make_emulator, m
     again = load_from(emulator, pipeline)
     # Only the messages changed in the newest second come again (the updates pass reads it inclusively).
     assert again.rows_per_table.get("messages", 0) == changed_since(truth, truth["messages"][-1]["updatedAt"])
-    assert again.rows_per_table.get("group_members", 0) == 0
+    assert {table for table in again.rows_per_table if not table.startswith("messages")} == set()
 
 
-def test_second_run_without_changes_is_cheap_and_loads_only_the_snapshots(emulator, make_pipeline):
+def test_second_run_without_changes_is_cheap_and_loads_nothing_unchanged(emulator, make_pipeline):
     pipeline = make_pipeline()
     load_from(emulator, pipeline)
     emulator.reset_stats()
@@ -95,8 +95,8 @@ def test_second_run_without_changes_is_cheap_and_loads_only_the_snapshots(emulat
     assert emulator.stats()["total"] == 7 + bool(changed)
     assert summary.requests.requests == emulator.stats()["total"]
     assert summary.rows_per_table.get("messages", 0) == changed
-    assert summary.rows_per_table.get("group_members", 0) == 0
-    assert summary.rows_per_table["users"] == len(truth["users"])  # snapshots are loaded whole
+    # Nothing else: unchanged snapshots and groups load no row.
+    assert {table for table in summary.rows_per_table if not table.startswith("messages")} == set()
     assert_matches_ground_truth(pipeline, truth)
 
 
@@ -142,3 +142,18 @@ def test_many_messages_in_one_second_across_pages_and_runs(make_emulator, make_p
         truth = emulator.ground_truth()
         assert loaded_messages(pipeline) == expected_messages(truth)
         assert sum(1 for m in truth["messages"] if m["sentAt"] == newest + 10) == burst + 700
+
+
+def test_a_snapshot_that_becomes_empty_empties_its_table(make_emulator, make_pipeline):
+    emulator = make_emulator(messages=300, users=12, groups=2, seed=4)
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    assert len(table(pipeline, "group_conversations")) > 0
+    for group in emulator.ground_truth(messages=False)["groups"]:
+        emulator.delete_group(group["guid"])
+
+    load_from(emulator, pipeline)
+
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    for name in ("groups", "group_members", "group_conversations"):
+        assert len(table(pipeline, name)) == 0, name
