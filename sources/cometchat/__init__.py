@@ -25,6 +25,7 @@ from .columns import (
 )
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatNotFoundError
+from .ids import id_problem, safe_repr
 from .settings import (
     DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -135,6 +136,8 @@ def group_members(client: CometChatClient) -> DltResource:
         for page in client.pages("groups"):
             for group in page:
                 fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
+                if _unusable_id(group["guid"], "guid", "its members are not loaded"):
+                    continue
                 if fingerprints.get(group["guid"]) != fingerprint:
                     yield _members_of(client, group["guid"], fingerprints, fingerprint)
 
@@ -185,7 +188,8 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         logger.info("The app-wide conversation list does not name viewers: reading each user's list")
         for users_page in client.pages("users"):
             for user in users_page:
-                yield _conversations_of(client, user["uid"], params, digests)
+                if not _unusable_id(user["uid"], "uid", "its conversations are not loaded", in_header=True):
+                    yield _conversations_of(client, user["uid"], params, digests)
 
     return conversations_resource
 
@@ -266,6 +270,14 @@ def _by(field: str) -> Callable[[TRow], Any]:
 
 def _conversation_key(row: TRow) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
+
+
+def _unusable_id(value: Any, kind: str, consequence: str, in_header: bool = False) -> bool:
+    """Warns about, and says whether, an id cannot be sent to the API (a dot segment, a slash...)."""
+    problem = id_problem(value, in_header=in_header)
+    if problem is not None:
+        logger.warning("Skipped %s %s: it %s; %s", kind, safe_repr(value), problem, consequence)
+    return problem is not None
 
 
 def _warn_gone(error: CometChatNotFoundError) -> None:

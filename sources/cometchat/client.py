@@ -14,6 +14,7 @@ from requests.exceptions import ChunkedEncodingError, ConnectionError, ContentDe
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
 from .credentials import CometChatCredentials
+from .ids import check_id
 from .errors import CometChatApiError, CometChatAuthError, CometChatError, CometChatNotFoundError
 from .paginators import HasMorePaginator, MessageCursorPaginator
 from .settings import (
@@ -37,11 +38,13 @@ RETRY_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError, ContentDecod
 
 
 def user_path(uid: str, *rest: str) -> str:
-    return "/".join(("users", quote(uid, safe=""), *rest))
+    """`users/{uid}/...`; raises UnsafeIdError for an id that cannot be a path segment (see ids.py)."""
+    return "/".join(("users", quote(check_id(uid, "uid"), safe=""), *rest))
 
 
 def group_path(guid: str, *rest: str) -> str:
-    return "/".join(("groups", quote(guid, safe=""), *rest))
+    """`groups/{guid}/...`; raises UnsafeIdError for an id that cannot be a path segment (see ids.py)."""
+    return "/".join(("groups", quote(check_id(guid, "guid"), safe=""), *rest))
 
 
 class ApiKeyAuth(AuthBase):
