@@ -18,7 +18,12 @@ from sources.cometchat.errors import (
     CometChatConfigError,
     CometChatError,
 )
-from sources.cometchat.settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, MAX_WORKERS
+from sources.cometchat.settings import (
+    DEFAULT_REGION,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    MAX_WORKERS,
+    REQUEST_DEADLINE_SECONDS,
+)
 
 DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
 DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
@@ -35,12 +40,18 @@ def configured_client(
     base_url: str | None = None,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
 ) -> CometChatClient:
     """A client from the `[sources.cometchat]` settings in .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
     if not app_id or not api_key:
         raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
     credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
-    return CometChatClient(credentials, requests_per_minute=requests_per_minute, max_workers=max_workers)
+    return CometChatClient(
+        credentials,
+        requests_per_minute=requests_per_minute,
+        max_workers=max_workers,
+        request_deadline_seconds=request_deadline_seconds,
+    )
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from .settings import (
     GONE_ERROR_CODES,
     MAX_WORKERS,
     MESSAGES_PER_LOAD,
+    REQUEST_DEADLINE_SECONDS,
 )
 from .shaping import (
     changed_message,
@@ -69,6 +70,7 @@ def cometchat_source(
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
     messages_per_load: int = MESSAGES_PER_LOAD,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -77,6 +79,8 @@ def cometchat_source(
         app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
+        request_deadline_seconds: the longest a whole response (connect and every read) may take
+            before it is retried like a timeout.
         messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
             run stopped at a slice's end, and a new run of the pipeline loads the next slice.
         client: a ready client, for callers that want its request statistics.
@@ -86,7 +90,10 @@ def cometchat_source(
             raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
         credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
-            credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
+            credentials,
+            requests_per_minute=requests_per_minute,
+            max_workers=max_workers,
+            request_deadline_seconds=request_deadline_seconds,
         )
     return (
         users(client),

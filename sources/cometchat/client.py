@@ -8,12 +8,12 @@ from urllib.parse import quote
 from dlt.sources.helpers.requests.retry import retry_if_status, wait_exponential_retry_after
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import PreparedRequest, Response, Session
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.exceptions import ChunkedEncodingError, ConnectionError, ContentDecodingError, Timeout
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
 from .credentials import CometChatCredentials
+from .deadline import DeadlineAdapter
 from .ids import check_id
 from .errors import CometChatApiError, CometChatAuthError, CometChatError, CometChatNotFoundError
 from .paginators import HasMorePaginator, MessageCursorPaginator
@@ -26,6 +26,7 @@ from .settings import (
     MAX_WORKERS,
     MESSAGE_PAGE_SIZE,
     PAGE_SIZE,
+    REQUEST_DEADLINE_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
 )
 from .throttle import RequestBudget, RequestStats
@@ -61,11 +62,11 @@ class ApiKeyAuth(AuthBase):
         return "ApiKeyAuth(apikey=***)"
 
 
-class _BudgetedAdapter(HTTPAdapter):
+class _BudgetedAdapter(DeadlineAdapter):
     """Takes a slot from the request budget before every attempt and feeds back the rate-limit headers."""
 
-    def __init__(self, budget: RequestBudget, pool_size: int) -> None:
-        super().__init__(pool_connections=1, pool_maxsize=pool_size)
+    def __init__(self, budget: RequestBudget, pool_size: int, deadline_seconds: float) -> None:
+        super().__init__(deadline_seconds, pool_connections=1, pool_maxsize=pool_size)
         self.budget = budget
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
@@ -88,12 +89,14 @@ class CometChatClient:
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
         max_attempts: int = MAX_ATTEMPTS,
         max_workers: int = MAX_WORKERS,
+        request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     ) -> None:
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts
         self.max_workers = max_workers
+        self.request_deadline_seconds = request_deadline_seconds
         session = Session()
-        adapter = _BudgetedAdapter(self.budget, pool_size=max_workers + 2)
+        adapter = _BudgetedAdapter(self.budget, max_workers + 2, request_deadline_seconds)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.send = self._retrying().wraps(session.send)  # type: ignore[method-assign]
