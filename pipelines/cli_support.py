@@ -17,7 +17,10 @@ from sources.cometchat.errors import (
     CometChatAuthError,
     CometChatConfigError,
     CometChatError,
+    CometChatUnreachableError,
+    CometChatUnreadableError,
 )
+from sources.cometchat.redaction import RedactingFilter, redact
 from sources.cometchat.settings import (
     DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -81,6 +84,7 @@ def configure_logging() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
+    handler.addFilter(RedactingFilter())
 
 
 @contextmanager
@@ -93,7 +97,7 @@ def exit_on_known_errors() -> Iterator[None]:
         status, line = _describe(cause)
         if os.environ.get(DEBUG_ENV):
             raise
-        print(line, file=sys.stderr)
+        print(redact(line), file=sys.stderr)
         raise SystemExit(status) from None
 
 
@@ -112,10 +116,10 @@ def _describe(error: BaseException) -> tuple[int, str]:
         return EXIT_UNUSABLE_INPUT, f"CometChat rejected the credentials ({error.code}): {error.api_message}"
     if isinstance(error, CometChatConfigError | ConfigurationException):
         return EXIT_UNUSABLE_INPUT, f"Configuration error: {error}"
-    if isinstance(error, CometChatApiError):
-        return EXIT_FAILED, f"CometChat API error: {error}"
+    if isinstance(error, CometChatApiError | CometChatUnreachableError | CometChatUnreadableError):
+        return EXIT_FAILED, str(error)  # each names its cause and the endpoint
     if isinstance(error, CometChatError):
         return EXIT_FAILED, f"CometChat error: {error}"
     if isinstance(error, RequestException):
-        return EXIT_FAILED, f"Could not reach CometChat after retries: {type(error).__name__}: {error}"
+        return EXIT_FAILED, f"CometChat request failed: {type(error).__name__}: {error}"
     return EXIT_FAILED, f"Failed: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback)"

@@ -7,6 +7,7 @@ blocked read fails at once, and the adapter raises `RequestDeadlineExceeded`, a 
 client retries like any other timeout.
 """
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -44,10 +45,8 @@ class _Watch:
         self.expired = True
         if self.sock is None:
             return False
-        try:
+        with contextlib.suppress(OSError):  # already closed: the read has ended anyway
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read in the requesting thread
-        except OSError:
-            pass  # already closed: the read has ended anyway
         return True
 
 

@@ -12,6 +12,7 @@ import pytest
 from sources.cometchat.client import CometChatClient
 from sources.cometchat.credentials import CometChatCredentials
 from sources.cometchat.deadline import RequestDeadlineExceeded
+from sources.cometchat.errors import CometChatUnreachableError
 
 BODY = b'{"data": {"uid": "u1"}}'
 TRICKLE_SECONDS = 0.2  # far below the 60 s per-read timeout: only an overall deadline can stop it
@@ -75,13 +76,17 @@ def test_a_trickling_answer_is_cut_at_the_deadline_and_retried(trickling_server,
 
 
 @pytest.mark.parametrize("trickling_server", ["body"], indirect=True)
-def test_the_deadline_is_raised_as_a_timeout_once_attempts_run_out(trickling_server, monkeypatch):
+def test_once_attempts_run_out_the_deadline_ends_as_unreachable(trickling_server, monkeypatch):
     monkeypatch.setattr("sources.cometchat.client.BACKOFF_FACTOR_SECONDS", 0.0)
     trickling_server.trickles = 2
     client = make_client(trickling_server, deadline=0.5, attempts=2)
-    with pytest.raises(RequestDeadlineExceeded) as caught:
+    with pytest.raises(CometChatUnreachableError) as caught:
         client.get("users/u1")
-    assert "0.5 s deadline" in str(caught.value)
+    assert str(caught.value) == (
+        "CometChat is unreachable: GET /v3/users/u1: no complete answer within the 0.5 s deadline "
+        "(after 2 attempts)"
+    )
+    assert isinstance(caught.value.__cause__, RequestDeadlineExceeded)
 
 
 def test_the_deadline_does_not_cut_a_pooled_connection_after_the_answer(monkeypatch):

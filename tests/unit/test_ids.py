@@ -17,7 +17,17 @@ BASE = "https://app1.api-us.cometchat.io/v3"
 
 @pytest.mark.parametrize(
     "value",
-    ["cometchat-uid-1", "group_7", "UPPER", "john.doe@example.com", "a b", "résolu", "用户", "x" * 100, "..a"],
+    [
+        "cometchat-uid-1",
+        "group_7",
+        "UPPER",
+        "john.doe@example.com",
+        "a b",
+        "résolu",
+        "用户",
+        "x" * 100,
+        "..a",
+    ],
 )
 def test_tolerates_what_real_data_holds(value):
     assert id_problem(value) is None
@@ -64,7 +74,10 @@ def test_paths_are_never_built_from_unsafe_ids(value):
 
 def test_a_group_whose_guid_is_a_dot_is_reported_not_dropped_as_deleted(tmp_path, requests_mock, caplog):
     client = CometChatClient(CometChatCredentials(app_id="app1", api_key="k" * 40), requests_per_minute=1e6)
-    groups = [{"guid": ".", "membersCount": 1, "updatedAt": 1}, {"guid": "g1", "membersCount": 1, "updatedAt": 1}]
+    groups = [
+        {"guid": ".", "membersCount": 1, "updatedAt": 1},
+        {"guid": "g1", "membersCount": 1, "updatedAt": 1},
+    ]
     requests_mock.get(f"{BASE}/groups", json=listing(groups))
     requests_mock.get(f"{BASE}/groups/g1/members", json=listing([{"uid": "u1", "scope": "admin"}]))
     # Where `groups/./members` lands once the dot segment is dropped: a 404 that reads as "deleted".
