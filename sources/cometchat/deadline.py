@@ -123,25 +123,26 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         _watch_socket(self.sock)
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
+class _WatchedPool:
+    """Reports the socket of the connection a request takes from the pool, and forgets it when it goes back."""
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
         _watch_socket(connection.sock)  # a pooled connection is open already; a new one reports in connect()
         return connection
 
     def _put_conn(self, conn: Any) -> None:
         # Back in the pool the connection may serve another request: no longer this one's to cut.
         _watch_socket(None)
-        super()._put_conn(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
+class _WatchedHTTPPool(_WatchedPool, HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(_WatchedPool, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-
-    _get_conn = _WatchedHTTPPool._get_conn
-    _put_conn = _WatchedHTTPPool._put_conn
 
 
 class DeadlineAdapter(HTTPAdapter):
