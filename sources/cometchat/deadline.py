@@ -133,7 +133,9 @@ class _WatchedPool:
 
     def _put_conn(self, conn: Any) -> None:
         # Back in the pool the connection may serve another request: no longer this one's to cut.
-        _watch_socket(None)
+        watch: _Watch | None = getattr(_current, "watch", None)
+        if watch is not None and conn is not None and watch.sock is conn.sock:
+            _watch_socket(None)
         super()._put_conn(conn)  # type: ignore[misc]
 
 
