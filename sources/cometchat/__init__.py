@@ -25,6 +25,7 @@ from .columns import (
 )
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
+from .ids import id_problem, safe_repr
 from .settings import (
     DEFAULT_LATE_CHANGES,
     DEFAULT_LOOKBACK_SECONDS,
@@ -35,6 +36,7 @@ from .settings import (
     LATE_CHANGES_MODES,
     MAX_WORKERS,
     MESSAGES_PER_LOAD,
+    REQUEST_DEADLINE_SECONDS,
 )
 from .shaping import (
     changed_message,
@@ -75,6 +77,7 @@ def cometchat_source(
     messages_per_load: int = MESSAGES_PER_LOAD,
     late_changes: str = DEFAULT_LATE_CHANGES,
     message_lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -83,6 +86,8 @@ def cometchat_source(
         app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
+        request_deadline_seconds: the longest a whole response (connect and every read) may take
+            before it is retried like a timeout.
         messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
             run stopped at a slice's end, and a new run of the pipeline loads the next slice.
         late_changes: how later edits, deletes, reactions and reply counts of loaded messages land:
@@ -95,7 +100,10 @@ def cometchat_source(
             raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
         credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
-            credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
+            credentials,
+            requests_per_minute=requests_per_minute,
+            max_workers=max_workers,
+            request_deadline_seconds=request_deadline_seconds,
         )
     return (
         users(client),
@@ -155,7 +163,7 @@ def group_members(client: CometChatClient) -> DltResource:
         for page in client.pages("groups"):
             for group in page:
                 guid = group["guid"]
-                if guid in current:
+                if guid in current or _unusable_id(guid, "guid", "its members are not loaded"):
                     continue
                 current.add(guid)
                 version = f"{group.get('membersCount')}:{group.get('updatedAt')}"
@@ -243,7 +251,12 @@ def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -
     with ThreadPoolExecutor(max_workers=client.max_workers) as pool:
         viewers = unique_pages(client.pages("users"), _by("uid"))
         for users_page in viewers:
-            yield from pool.map(lambda user: _conversations_of(client, user["uid"], params), users_page)
+            usable = [
+                user
+                for user in users_page
+                if not _unusable_id(user["uid"], "uid", "its conversations are not loaded", in_header=True)
+            ]
+            yield from pool.map(lambda user: _conversations_of(client, user["uid"], params), usable)
 
 
 def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TRow]:
@@ -392,6 +405,14 @@ def _by(field: str) -> Callable[[TRow], Any]:
 
 def _conversation_key(row: TRow) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
+
+
+def _unusable_id(value: Any, kind: str, consequence: str, in_header: bool = False) -> bool:
+    """Warns about, and says whether, an id cannot be sent to the API (a dot segment, a slash...)."""
+    problem = id_problem(value, in_header=in_header)
+    if problem is not None:
+        logger.warning("Skipped %s %s: it %s; %s", kind, safe_repr(value), problem, consequence)
+    return problem is not None
 
 
 def _warn_gone(error: CometChatNotFoundError) -> None:
