@@ -5,7 +5,7 @@ Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url)
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Any
@@ -47,7 +47,7 @@ from .shaping import (
     shape_message,
     shape_user,
 )
-from .snapshots import TRow, if_changed, snapshot_hints, stable_read, unique_pages
+from .snapshots import TRow, if_changed, row_digest, snapshot_hints, stable_read, unique_pages
 
 __all__ = [
     "MISSING_CREDENTIALS_HELP",
@@ -306,8 +306,15 @@ def messages(
         # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
         # the window of the updates pass stays where that run left it.
         continuing = bool(state.get("more"))
+        # Changed messages at the updates window's first second that this run loaded: id -> digest.
+        boundary: dict[str, int] = {}
         if late_changes == "updates" and not continuing:
-            yield from _updates_since(client, state, after)
+            if "updates_since" in state:
+                yield from _updates_since(client, state, boundary)
+            else:
+                newest = client.newest_message("messages")
+                stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
+                state["updates_since"] = int(stamp)
         elif late_changes == "lookback" and after is not None and not continuing:
             start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
             for page in client.messages("messages", {"withTags": "true"}, start=start):
@@ -320,11 +327,15 @@ def messages(
                 shape_message(message) | {"version_id": version}
                 for version, message in chain(originals, _changed_messages(client, page))
             ]
+            if late_changes == "updates":
+                _note_boundary(page, state["updates_since"], boundary)
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
             if loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
-                return
+                break
+        if late_changes == "updates":
+            _store_boundary(state, boundary, add=continuing)
 
     return messages_resource
 
@@ -347,35 +358,62 @@ def _before(message: TRow, cursor: tuple[int, int]) -> bool:
 
 
 def _updates_since(
-    client: CometChatClient, state: dict[str, Any], after: tuple[int, int] | None
+    client: CometChatClient, state: dict[str, Any], boundary: dict[str, int]
 ) -> Iterator[list[TRow]]:
-    """The messages changed since the last run (`updatedAt` >= the second that run started from).
+    """The messages changed since the last run: `updatedAt` at or after the newest change that run saw.
 
-    A change made while a run reads happens after that run began, and every message it had loaded before
-    was sent no later than its starting cursor; so the next run asks from that cursor's second (the first
-    run: from the newest message it saw first). Inclusive: a change in that very second is read twice.
+    A change is stamped when it happens, so whatever changes after a run read the changes has an `updatedAt`
+    no earlier than the newest one it read (the first run starts from the newest message's). That second is
+    read again, inclusively; its changed messages come again, and are loaded only if they differ from those
+    loaded before (one digest of them in state, `updates_boundary`), so a run without changes loads nothing.
     """
-    since = state.get("updates_since")
-    if since is not None:
-        params = {"withTags": "true", "updatedAt": since, "onlyUpdates": "true"}
-        for page in client.messages("messages", params):
-            stale = [m for m in page if int(m.get("updatedAt") or 0) < since]
-            if stale:
-                raise CometChatError(
-                    f"GET /messages?updatedAt={since}&onlyUpdates=true answered messages last updated before "
-                    f"{since} (id {stale[0]['id']}): the API ignores updatedAt; set late_changes to 'lookback'"
-                )
-            yield [shape_message(m) | {"version_id": _version(m)} for m in page]
-    if after is not None:
-        start = after[0]
-    else:
-        newest = client.newest_message("messages")
-        start = (
-            int(newest["updatedAt"] if newest.get("updatedAt") else newest["sentAt"])
-            if newest
-            else FIRST_TIMESTAMP
-        )
-    state["updates_since"] = max(start, since or 0)
+    since = int(state["updates_since"])
+    known = state.get("updates_boundary")
+    params = {"withTags": "true", "updatedAt": since, "onlyUpdates": "true"}
+    newest = since
+    at_since: list[TRow] = []
+    for page in client.messages("messages", params):
+        stale = [m for m in page if int(m.get("updatedAt") or 0) < since]
+        if stale:
+            raise CometChatError(
+                f"GET /messages?updatedAt={since}&onlyUpdates=true answered messages last updated before "
+                f"{since} (id {stale[0]['id']}): the API ignores updatedAt; set late_changes to 'lookback'"
+            )
+        later = []
+        for message in page:
+            updated = int(message["updatedAt"])
+            if updated > newest:
+                newest = updated
+                boundary.clear()
+            (at_since if updated == since else later).append(message)
+            if updated == newest:
+                boundary[str(message["id"])] = row_digest(message)
+        if later:
+            yield [shape_message(m) | {"version_id": _version(m)} for m in later]
+    if at_since and _digest_sum(row_digest(m) for m in at_since) != known:
+        yield [shape_message(m) | {"version_id": _version(m)} for m in at_since]
+    state["updates_since"] = newest
+
+
+def _note_boundary(page: list[TRow], second: int, boundary: dict[str, int]) -> None:
+    """Remembers the messages of a page changed at the updates window's first second (as the pass sees them)."""
+    for message in page:
+        updated = int(message.get("updatedAt") or 0)
+        if updated == second and updated > int(message["sentAt"]):
+            boundary[str(message["id"])] = row_digest(message)
+
+
+def _store_boundary(state: dict[str, Any], boundary: dict[str, int], add: bool) -> None:
+    """Stores the digest of the boundary messages; the next slice of a run adds its own to it."""
+    count, total = (state.get("updates_boundary") or [0, 0]) if add else [0, 0]
+    state["updates_boundary"] = _digest_sum(boundary.values(), count, total)
+
+
+def _digest_sum(digests: Iterable[int], count: int = 0, total: int = 0) -> list[int]:
+    """[count, sum mod 2**64] of row digests: order-independent, and a slice's part adds to the run's."""
+    for value in digests:
+        count, total = count + 1, (total + value) % 2**64
+    return [count, total]
 
 
 def more_messages(pipeline: dlt.Pipeline) -> bool:

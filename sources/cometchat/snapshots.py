@@ -98,7 +98,8 @@ def snapshot_hints(table: str) -> dict[str, Any]:
     return {"table_name": lambda _: table, "write_disposition": lambda _: "replace"}
 
 
-def _row_digest(row: TRow) -> int:
+def row_digest(row: TRow) -> int:
+    """64 bits of the row's content, keys sorted."""
     encoded = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big")
 
@@ -115,7 +116,7 @@ def if_changed(pages: Iterable[list[TRow]], table: str, state: MutableMapping[st
             if not page:
                 continue
             for row in page:
-                total = (total + _row_digest(row)) % 2**64
+                total = (total + row_digest(row)) % 2**64
             count += len(page)
             pickle.dump(page, spool, protocol=pickle.HIGHEST_PROTOCOL)
             spooled += 1

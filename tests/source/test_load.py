@@ -76,9 +76,7 @@ def test_messages_load_in_slices_one_package_each_and_end_exact(make_emulator, m
     assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline)
-    # Only the messages changed in the newest second come again (the updates pass reads it inclusively).
-    assert again.rows_per_table.get("messages", 0) == changed_since(truth, truth["messages"][-1]["updatedAt"])
-    assert {table for table in again.rows_per_table if not table.startswith("messages")} == set()
+    assert again.rows_per_table == {}
 
 
 def test_second_run_without_changes_is_cheap_and_loads_nothing_unchanged(emulator, make_pipeline):
@@ -90,13 +88,11 @@ def test_second_run_without_changes_is_cheap_and_loads_nothing_unchanged(emulato
     truth = emulator.ground_truth()
 
     # users, groups, groups again (for members), two conversation lists, new messages, and the updates pass:
-    # one request, or two when the newest second held changed messages (its first page was not empty).
+    # one request, or two when the newest second held changed messages (read again, found unchanged).
     changed = changed_since(truth, truth["messages"][-1]["updatedAt"])
     assert emulator.stats()["total"] == 7 + bool(changed)
     assert summary.requests.requests == emulator.stats()["total"]
-    assert summary.rows_per_table.get("messages", 0) == changed
-    # Nothing else: unchanged snapshots and groups load no row.
-    assert {table for table in summary.rows_per_table if not table.startswith("messages")} == set()
+    assert summary.rows_per_table == {}
     assert_matches_ground_truth(pipeline, truth)
 
 
@@ -120,9 +116,10 @@ def test_next_run_brings_exactly_the_changes(make_emulator, make_pipeline):
         after = emulator.ground_truth()
 
         assert_matches_ground_truth(pipeline, after)
-        # 5 new messages + 2 action messages (edit, delete) + the 2 copies they carry + the updates pass
-        # (the edited and deleted messages again, and those changed in the newest second of the last run).
-        updated = changed_since(after, before["messages"][-1]["updatedAt"])
+        # 5 new messages + 2 action messages (edit, delete) + the 2 copies they carry + the updates pass: the
+        # edited and deleted messages again (the newest second of the last run is read again, found unchanged).
+        updated = changed_since(after, before["messages"][-1]["updatedAt"] + 1)
+        assert updated == 2
         assert summary.rows_per_table["messages"] == len(new_ids) + 2 + 2 + updated
         assert summary.rows_per_table["user_conversations"] >= 1
         assert emulator.stats()["total"] <= 10
@@ -157,3 +154,18 @@ def test_a_snapshot_that_becomes_empty_empties_its_table(make_emulator, make_pip
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
     for name in ("groups", "group_members", "group_conversations"):
         assert len(table(pipeline, name)) == 0, name
+
+
+def test_a_change_within_the_second_the_updates_window_starts_at_still_lands(make_emulator, make_pipeline):
+    emulator = make_emulator(messages=400, users=12, groups=2, seed=6)
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    before = emulator.ground_truth()
+    target = next(m for m in before["messages"] if m["category"] == "message" and "deletedAt" not in m)
+    # No new message since: the reaction is stamped with the newest second, the one the window starts at.
+    assert emulator.react(target["id"], "🎯") == before["messages"][-1]["updatedAt"]
+
+    summary = load_from(emulator, pipeline)
+
+    assert summary.rows_per_table["messages"] >= 1
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
