@@ -2,30 +2,29 @@
 
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import dlt
-from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract import DltSource
 
-from sources.cometchat import CometChatClient, cometchat_source, more_messages
-from sources.cometchat.errors import CometChatConfigError
+from sources.cometchat import CometChatClient, cometchat_source
+from sources.cometchat.errors import CometChatConfigError, CometChatError
 from sources.cometchat.throttle import RequestStats
 
 logger = logging.getLogger(__name__)
 
+# dlt's own defaults then find the same data as run.py: `dlt pipeline cometchat info`, `dlt.attach("cometchat")`,
+# and DuckDB's default file `cometchat.duckdb` in the working directory. The dataset is not called `cometchat`:
+# DuckDB names the catalog after the file, and a schema named like the catalog makes queries ambiguous.
 PIPELINE_NAME = "cometchat"
-DATASET_NAME = "cometchat"
-# DuckDB names a database's catalog after its file, and a catalog named like the dataset (schema)
-# makes every query ambiguous ("Ambiguous reference to catalog or schema"), so the file is not `cometchat.duckdb`.
-DUCKDB_FILE = "cometchat_data.duckdb"
-# DuckDB takes up to 80% of RAM by default; capped, the load's merge spills to disk and a 1M-message
-# load stays under 1 GB of resident memory (README, Performance).
-DUCKDB_MEMORY_LIMIT = "512MB"
+DATASET_NAME = "cometchat_data"
+
+
+class LoadIncompleteError(CometChatError):
+    """A run ended with a load package of this pipeline still pending: not everything was loaded."""
 
 
 @dataclass
@@ -34,7 +33,6 @@ class LoadSummary:
     rows_per_table: dict[str, int]
     requests: RequestStats
     seconds: float
-    tables_in_destination: dict[str, int] = field(default_factory=dict)
 
 
 def build_pipeline(
@@ -44,8 +42,7 @@ def build_pipeline(
     progress: str | None = "log",
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
-    if destination == "duckdb":
-        destination = duckdb_destination(dataset_name)
+    """The pipeline; the destination's settings (a DuckDB file, Postgres credentials, ...) come from dlt config."""
     options: dict[str, Any] = {
         "pipeline_name": pipeline_name,
         "destination": destination,
@@ -58,32 +55,6 @@ def build_pipeline(
     return dlt.pipeline(**options)
 
 
-def duckdb_destination(dataset_name: str) -> Destination:
-    """DuckDB at `destination.duckdb.credentials` if configured, else ./cometchat_data.duckdb."""
-    configured = dlt.config.get("destination.duckdb.credentials", str)
-    path = Path(configured or DUCKDB_FILE)
-    if path.stem == dataset_name:
-        raise CometChatConfigError(
-            f"the DuckDB file {path.name} and the dataset {dataset_name!r} share a name, which DuckDB cannot "
-            "tell apart; choose another file (destination.duckdb.credentials) or --dataset-name"
-        )
-    return dlt.destinations.duckdb(duckdb_credentials(path))
-
-
-def duckdb_credentials(path: str | Path) -> DuckDbCredentials:
-    """A DuckDB file whose memory is capped (DUCKDB_MEMORY_LIMIT), so that big merges spill to disk."""
-    return DuckDbCredentials(str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
-
-
-def preferred_file_format(pipeline: dlt.Pipeline) -> str | None:
-    """Parquet where the destination takes it: about 7x faster than insert_values into DuckDB (README, Performance)."""
-    capabilities = pipeline.destination.capabilities()
-    formats = set(capabilities.supported_loader_file_formats or ())
-    if capabilities.supported_staging_file_formats:
-        formats |= set(capabilities.supported_staging_file_formats)
-    return "parquet" if "parquet" in formats else None
-
-
 def run_load(
     pipeline: dlt.Pipeline,
     client: CometChatClient,
@@ -93,32 +64,56 @@ def run_load(
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
     Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept.
-    Messages arrive in slices (`messages_per_load`), one dlt run each, until the cursor is caught up.
+    Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
-    source = cometchat_source(client=client)
+    source = cometchat_source(credentials=client.credentials, client=client)
     if resources:
         source = source.with_resources(*resources)
+    check_merge_support(pipeline, source)
     started = time.monotonic()
     if pipeline.has_pending_data:
-        # dlt finishes a package left by an interrupted run and would ignore new data in the same call.
-        logger.warning("Finishing the load package of an interrupted run first")
+        # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
+        # without extracting, so it is finished first and the source runs after it.
+        logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
-    file_format = preferred_file_format(pipeline)
-    load_info = pipeline.run(
-        source, loader_file_format=file_format, refresh="drop_resources" if full_refresh else None
-    )
-    rows = _rows_of_last_run(pipeline)
-    while "messages" in source.selected_resources and more_messages(pipeline):
-        logger.info("Loading the next slice of messages")
-        load_info = pipeline.run(
-            cometchat_source(client=client).with_resources("messages"), loader_file_format=file_format
-        )
-        for table, count in _rows_of_last_run(pipeline).items():
-            rows[table] = rows.get(table, 0) + count
+    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
+    check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
-        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
+        load_info=load_info,
+        rows_per_table=dict(sorted(_rows_of_last_run(pipeline).items())),
+        requests=client.stats,
+        seconds=seconds,
     )
+
+
+def check_merge_support(pipeline: dlt.Pipeline, source: DltSource) -> None:
+    """Every table of the source is merged; a destination that would silently append instead is refused."""
+    capabilities = pipeline.destination.capabilities()
+    if capabilities.supported_merge_strategies:
+        selector = capabilities.merge_strategies_selector
+        formats = {
+            resource.compute_table_schema().get("table_format")
+            for resource in source.selected_resources.values()
+        }
+        if selector is None or all(
+            selector(capabilities.supported_merge_strategies, table_schema={"table_format": f})
+            for f in formats
+        ):
+            return
+    raise CometChatConfigError(
+        f"the destination {pipeline.destination.destination_name} cannot merge, and the connector's tables "
+        "must be merged (an append would duplicate edited messages and keep members who left); for filesystem, "
+        "install `deltalake` so the tables are written as delta tables"
+    )
+
+
+def check_nothing_pending(pipeline: dlt.Pipeline) -> None:
+    pending = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    if pending:
+        raise LoadIncompleteError(
+            f"{len(pending)} load package(s) of pipeline {pipeline.pipeline_name} are still pending: {pending}"
+        )
 
 
 def _rows_of_last_run(pipeline: dlt.Pipeline) -> dict[str, int]:

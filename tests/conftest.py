@@ -7,7 +7,7 @@ from pathlib import Path
 import dlt
 import pytest
 
-from pipelines.loading import DUCKDB_FILE
+from pipelines.loading import DATASET_NAME, PIPELINE_NAME
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 
@@ -38,10 +38,10 @@ def cli_pipeline() -> Callable[..., dlt.Pipeline]:
     """`cli_pipeline(workdir, dataset_name)`: the loader pipeline that a CLI run in `workdir` wrote to
     (the CLI tests point DLT_DATA_DIR at `workdir/dlt`)."""
 
-    def attach(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
+    def attach(workdir: Path, dataset_name: str = DATASET_NAME) -> dlt.Pipeline:
         return dlt.pipeline(
-            "cometchat",
-            destination=dlt.destinations.duckdb(str(workdir / DUCKDB_FILE)),
+            PIPELINE_NAME,
+            destination=dlt.destinations.duckdb(str(workdir / f"{PIPELINE_NAME}.duckdb")),
             dataset_name=dataset_name,
             pipelines_dir=str(workdir / "dlt" / "pipelines"),
         )

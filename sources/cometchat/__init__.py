@@ -1,7 +1,8 @@
 """dlt source for the CometChat REST API v3: users, groups, members, conversations and messages.
 
-Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url) or in the matching
-`SOURCES__COMETCHAT__*` environment variables. Building the source makes no API calls.
+Credentials live in `[sources.cometchat.credentials]` (app_id, region, api_key, base_url) of
+.dlt/secrets.toml, or in the matching `SOURCES__COMETCHAT__CREDENTIALS__*` environment variables; the
+request budget in `[sources.cometchat]`. Building the source makes no API calls.
 """
 
 import logging
@@ -10,10 +11,10 @@ from itertools import chain
 from typing import Any
 
 import dlt
-from dlt.common.typing import TSecretStrValue
+from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
-from .changes import TRow, only_changed
+from .changes import only_changed
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -24,13 +25,12 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
-from .errors import CometChatConfigError, CometChatNotFoundError
+from .errors import CometChatNotFoundError
+from .formats import use_fast_file_format
 from .settings import (
-    DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
     GONE_ERROR_CODES,
     MAX_WORKERS,
-    MESSAGES_PER_LOAD,
 )
 from .shaping import (
     changed_message,
@@ -43,47 +43,30 @@ from .shaping import (
 )
 
 __all__ = [
-    "MISSING_CREDENTIALS_HELP",
     "CometChatClient",
     "CometChatCredentials",
     "cometchat_source",
-    "more_messages",
 ]
 
 logger = logging.getLogger(__name__)
 
-MISSING_CREDENTIALS_HELP = (
-    "CometChat credentials are missing: set app_id, region and api_key under [sources.cometchat] in "
-    ".dlt/secrets.toml (see .dlt/secrets.toml.example), or set the environment variables "
-    "SOURCES__COMETCHAT__APP_ID, SOURCES__COMETCHAT__REGION and SOURCES__COMETCHAT__API_KEY."
-)
-
 
 @dlt.source(name="cometchat", max_table_nesting=1)
 def cometchat_source(
-    app_id: str | None = None,
-    api_key: TSecretStrValue | None = None,
-    region: str = DEFAULT_REGION,
-    base_url: str | None = None,
+    credentials: CometChatCredentials = dlt.secrets.value,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
-    messages_per_load: int = MESSAGES_PER_LOAD,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
 
     Args:
-        app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
+        credentials: the app's id, region and REST API key, from `[sources.cometchat.credentials]`.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
-        messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
-            run stopped at a slice's end, and a new run of the pipeline loads the next slice.
-        client: a ready client, for callers that want its request statistics.
+        client: a ready client for these credentials, for callers that want its request statistics.
     """
     if client is None:
-        if not app_id or not api_key:
-            raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
-        credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
             credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
         )
@@ -93,13 +76,19 @@ def cometchat_source(
         group_members(client),
         conversations(client, "user"),
         conversations(client, "group"),
-        messages(client, messages_per_load),
+        messages(client),
     )
 
 
 def users(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns=USER_COLUMNS)
-    def users_resource() -> Iterator[list[TRow]]:
+    @dlt.resource(
+        name="users",
+        primary_key="uid",
+        write_disposition="merge",
+        columns=USER_COLUMNS,
+    )
+    def users_resource() -> Iterator[list[TDataItem]]:
+        use_fast_file_format()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
             yield only_changed(map(shape_user, page), _by("uid"), digests)
@@ -108,8 +97,14 @@ def users(client: CometChatClient) -> DltResource:
 
 
 def groups(client: CometChatClient) -> DltResource:
-    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns=GROUP_COLUMNS)
-    def groups_resource() -> Iterator[list[TRow]]:
+    @dlt.resource(
+        name="groups",
+        primary_key="guid",
+        write_disposition="merge",
+        columns=GROUP_COLUMNS,
+    )
+    def groups_resource() -> Iterator[list[TDataItem]]:
+        use_fast_file_format()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("groups", {"withTags": "true"}):
             yield only_changed(map(shape_group, page), _by("guid"), digests)
@@ -131,6 +126,7 @@ def group_members(client: CometChatClient) -> DltResource:
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
+        use_fast_file_format()
         fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
         for page in client.pages("groups"):
             for group in page:
@@ -144,7 +140,7 @@ def group_members(client: CometChatClient) -> DltResource:
 @dlt.defer
 def _members_of(
     client: CometChatClient, guid: str, fingerprints: dict[str, str], fingerprint: str
-) -> list[TRow]:
+) -> list[TDataItem]:
     try:
         rows = [
             shape_member(guid, member)
@@ -172,6 +168,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         columns=CONVERSATION_COLUMNS,
     )
     def conversations_resource() -> Iterator[Any]:
+        use_fast_file_format()
         digests = dlt.current.resource_state().setdefault("digests", {})
         params = {"conversationType": conversation_type, "withTags": "true"}
         pages = client.pages("conversations", params)
@@ -193,7 +190,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
 @dlt.defer
 def _conversations_of(
     client: CometChatClient, viewer_uid: str, params: dict[str, str], digests: dict[str, str]
-) -> list[TRow]:
+) -> list[TDataItem]:
     try:
         rows = [
             shape_conversation(viewer_uid, row)
@@ -206,12 +203,13 @@ def _conversations_of(
     return only_changed(rows, _conversation_key, digests)
 
 
-def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD) -> DltResource:
+def messages(client: CometChatClient) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
     Edits and deletes arrive as action messages that carry the changed message, which is merged
     over the stored copy. The cursor is kept in resource state by hand rather than with
     `dlt.sources.incremental`, which would drop those changed copies for their old `sentAt`.
+    Pages are streamed, so one run loads the whole history at flat memory.
     """
 
     @dlt.resource(
@@ -221,11 +219,11 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         columns=MESSAGE_COLUMNS,
         nested_hints=MESSAGE_NESTED_HINTS,
     )
-    def messages_resource() -> Iterator[list[TRow]]:
+    def messages_resource() -> Iterator[list[TDataItem]]:
+        use_fast_file_format()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
-        state["more"] = False
-        loaded = 0
+        state.pop("more", None)  # left by versions that loaded messages in slices
         for page in client.messages("messages", {"withTags": "true"}, after=after):
             originals = ((int(message["id"]), message) for message in page)
             yield [
@@ -233,21 +231,11 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
                 for version, message in chain(originals, _changed_messages(client, page))
             ]
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
-            loaded += len(page)
-            if loaded >= messages_per_load:
-                state["more"] = True  # the caller runs the pipeline again for the next slice
-                return
 
     return messages_resource
 
 
-def more_messages(pipeline: dlt.Pipeline) -> bool:
-    """Whether the pipeline's last run stopped at the end of a message slice, with more to load."""
-    resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
-    return bool(resources.get("messages", {}).get("more"))
-
-
-def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tuple[int, TRow]]:
+def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
     """(action id, current copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         target = changed_message(action)
@@ -260,11 +248,11 @@ def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tup
             yield int(action["id"]), target
 
 
-def _by(field: str) -> Callable[[TRow], Any]:
+def _by(field: str) -> Callable[[TDataItem], Any]:
     return lambda row: row[field]
 
 
-def _conversation_key(row: TRow) -> str:
+def _conversation_key(row: TDataItem) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
 
 

@@ -13,7 +13,7 @@ from requests.auth import AuthBase
 from requests.exceptions import ChunkedEncodingError, ConnectionError, ContentDecodingError, Timeout
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
 
-from .credentials import CometChatCredentials
+from .credentials import CometChatCredentials, check_credentials
 from .errors import CometChatApiError, CometChatAuthError, CometChatError, CometChatNotFoundError
 from .paginators import HasMorePaginator, MessageCursorPaginator
 from .settings import (
@@ -86,6 +86,8 @@ class CometChatClient:
         max_attempts: int = MAX_ATTEMPTS,
         max_workers: int = MAX_WORKERS,
     ) -> None:
+        check_credentials(credentials)
+        self.credentials = credentials
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts
         self.max_workers = max_workers
