@@ -8,10 +8,9 @@ from typing import Any
 import dlt
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
-from dlt.extract import DltSource
 
 from sources.cometchat import CometChatClient, cometchat_source
-from sources.cometchat.errors import CometChatConfigError, CometChatError
+from sources.cometchat.errors import CometChatError
 from sources.cometchat.throttle import RequestStats
 
 logger = logging.getLogger(__name__)
@@ -69,7 +68,6 @@ def run_load(
     source = cometchat_source(credentials=client.credentials, client=client)
     if resources:
         source = source.with_resources(*resources)
-    check_merge_support(pipeline, source)
     started = time.monotonic()
     if pipeline.has_pending_data:
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
@@ -84,27 +82,6 @@ def run_load(
         rows_per_table=dict(sorted(_rows_of_last_run(pipeline).items())),
         requests=client.stats,
         seconds=seconds,
-    )
-
-
-def check_merge_support(pipeline: dlt.Pipeline, source: DltSource) -> None:
-    """Every table of the source is merged; a destination that would silently append instead is refused."""
-    capabilities = pipeline.destination.capabilities()
-    if capabilities.supported_merge_strategies:
-        selector = capabilities.merge_strategies_selector
-        formats = {
-            resource.compute_table_schema().get("table_format")
-            for resource in source.selected_resources.values()
-        }
-        if selector is None or all(
-            selector(capabilities.supported_merge_strategies, table_schema={"table_format": f})
-            for f in formats
-        ):
-            return
-    raise CometChatConfigError(
-        f"the destination {pipeline.destination.destination_name} cannot merge, and the connector's tables "
-        "must be merged (an append would duplicate edited messages and keep members who left); for filesystem, "
-        "install `deltalake` so the tables are written as delta tables"
     )
 
 

@@ -24,6 +24,8 @@ from pipelines.run_lock import exclusive_run
 from sources.cometchat.settings import RESOURCE_NAMES
 
 logger = logging.getLogger("pipelines.run")
+# dlt's progress displays; tqdm, enlighten and alive_progress are dependencies of the project.
+PROGRESS_CHOICES = ("log", "tqdm", "enlighten", "alive_progress", "none")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--progress",
         default="log",
-        choices=["log", "tqdm", "enlighten", "alive_progress", "none"],
+        choices=PROGRESS_CHOICES,
         help="dlt progress display (default: log)",
     )
     return parser.parse_args(argv)

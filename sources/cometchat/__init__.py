@@ -25,8 +25,8 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
+from .destination_hints import use_destination_hints, use_group_replacement
 from .errors import CometChatNotFoundError
-from .formats import use_fast_file_format
 from .settings import (
     DEFAULT_REQUESTS_PER_MINUTE,
     GONE_ERROR_CODES,
@@ -88,7 +88,7 @@ def users(client: CometChatClient) -> DltResource:
         columns=USER_COLUMNS,
     )
     def users_resource() -> Iterator[list[TDataItem]]:
-        use_fast_file_format()
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
             yield only_changed(map(shape_user, page), _by("uid"), digests)
@@ -104,7 +104,7 @@ def groups(client: CometChatClient) -> DltResource:
         columns=GROUP_COLUMNS,
     )
     def groups_resource() -> Iterator[list[TDataItem]]:
-        use_fast_file_format()
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("groups", {"withTags": "true"}):
             yield only_changed(map(shape_group, page), _by("guid"), digests)
@@ -126,13 +126,17 @@ def group_members(client: CometChatClient) -> DltResource:
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
-        use_fast_file_format()
+        use_destination_hints()
         fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
+        changed = {}
         for page in client.pages("groups"):
             for group in page:
                 fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
                 if fingerprints.get(group["guid"]) != fingerprint:
-                    yield _members_of(client, group["guid"], fingerprints, fingerprint)
+                    changed[group["guid"]] = fingerprint
+        use_group_replacement(changed)
+        for guid, fingerprint in changed.items():
+            yield _members_of(client, guid, fingerprints, fingerprint)
 
     return group_members_resource
 
@@ -168,7 +172,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         columns=CONVERSATION_COLUMNS,
     )
     def conversations_resource() -> Iterator[Any]:
-        use_fast_file_format()
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         params = {"conversationType": conversation_type, "withTags": "true"}
         pages = client.pages("conversations", params)
@@ -220,7 +224,7 @@ def messages(client: CometChatClient) -> DltResource:
         nested_hints=MESSAGE_NESTED_HINTS,
     )
     def messages_resource() -> Iterator[list[TDataItem]]:
-        use_fast_file_format()
+        use_destination_hints()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
         state.pop("more", None)  # left by versions that loaded messages in slices

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
+import pytest
 
 from pipelines.cli_support import DEMO_DATA
 from pipelines.loading import table_row_counts
+from pipelines.run import PROGRESS_CHOICES
 from sources.cometchat.reverse_etl.audit import load_audit
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
@@ -172,3 +174,11 @@ def test_loads_to_a_second_destination_filesystem_parquet(emulator, make_pipelin
     }
     truth = emulator.ground_truth()
     assert newest == {int(m["id"]): (m["data"].get("text"), m.get("deletedAt")) for m in truth["messages"]}
+
+
+@pytest.mark.parametrize("progress", PROGRESS_CHOICES)
+def test_every_progress_choice_offered_works(emulator, tmp_path, progress):
+    process = run_cli(emulator, tmp_path, "--resources", "users", "--progress", progress)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
