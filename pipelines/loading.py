@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dlt
+from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from sources.cometchat import CometChatClient, cometchat_source
 from sources.cometchat.errors import CometChatError
@@ -20,6 +22,9 @@ logger = logging.getLogger(__name__)
 # DuckDB names the catalog after the file, and a schema named like the catalog makes queries ambiguous.
 PIPELINE_NAME = "cometchat"
 DATASET_NAME = "cometchat_data"
+# DuckDB takes up to 80% of RAM by default; capped, a big merge spills to disk. Set here rather than in
+# .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (they are secret).
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 class LoadIncompleteError(CometChatError):
@@ -42,6 +47,8 @@ def build_pipeline(
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
     """The pipeline; the destination's settings (a DuckDB file, Postgres credentials, ...) come from dlt config."""
+    if destination == "duckdb":
+        destination = capped_duckdb()
     options: dict[str, Any] = {
         "pipeline_name": pipeline_name,
         "destination": destination,
@@ -52,6 +59,15 @@ def build_pipeline(
     if pipelines_dir:
         options["pipelines_dir"] = pipelines_dir
     return dlt.pipeline(**options)
+
+
+def capped_duckdb() -> Destination:
+    """DuckDB where dlt would put it (`destination.duckdb.credentials`, else `<pipeline_name>.duckdb`), with
+    its memory capped at DUCKDB_MEMORY_LIMIT."""
+    configured = dlt.secrets.get("destination.duckdb.credentials", str)
+    return dlt.destinations.duckdb(
+        DuckDbCredentials(configured, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    )
 
 
 def run_load(

@@ -182,3 +182,15 @@ def test_build_pipeline_uses_dlts_default_duckdb_file(tmp_path, monkeypatch):
     assert pipeline.pipeline_name == "cometchat" and pipeline.dataset_name == "cometchat_data"
     credentials = pipeline.destination_client().config.credentials
     assert Path(credentials.database).resolve() == (tmp_path / "cometchat.duckdb").resolve()
+
+
+def test_duckdb_memory_is_capped_and_a_configured_file_still_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipeline = build_pipeline(pipeline_name="capped", pipelines_dir=str(tmp_path / "p"), progress=None)
+    pipeline.run([{"a": 1}], table_name="t")
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT current_setting('memory_limit')")[0][0] == "488.2 MiB"  # 512 MB
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "elsewhere.duckdb"))
+    configured = build_pipeline(pipeline_name="moved", pipelines_dir=str(tmp_path / "p"), progress=None)
+    configured.run([{"a": 1}], table_name="t")
+    assert (tmp_path / "elsewhere.duckdb").exists() and not (tmp_path / "moved.duckdb").exists()
