@@ -3,6 +3,7 @@
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -61,12 +62,12 @@ def build_pipeline(
     return dlt.pipeline(**options)
 
 
-def capped_duckdb() -> Destination:
-    """DuckDB where dlt would put it (`destination.duckdb.credentials`, else `<pipeline_name>.duckdb`), with
-    its memory capped at DUCKDB_MEMORY_LIMIT."""
-    configured = dlt.secrets.get("destination.duckdb.credentials", str)
+def capped_duckdb(path: str | Path | None = None) -> Destination:
+    """DuckDB at `path`, else where dlt would put it (`destination.duckdb.credentials`, else
+    `<pipeline_name>.duckdb`), with its memory capped at DUCKDB_MEMORY_LIMIT."""
+    database = str(path) if path else dlt.secrets.get("destination.duckdb.credentials", str)
     return dlt.destinations.duckdb(
-        DuckDbCredentials(configured, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+        DuckDbCredentials(database, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     )
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures: an emulator process per test module, a factory for tests that need their own, and the
 pipeline a CLI run left behind."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 
 from pipelines.loading import DATASET_NAME, PIPELINE_NAME
 from sources.cometchat_emulator import Emulator, EmulatorConfig
+
+# The tests reach only loopback; dlt's anonymous telemetry (and its CLI processes started here) stays off.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,7 @@ from .columns import (
 from .credentials import CometChatCredentials
 from .destination_hints import use_destination_hints, use_group_replacement
 from .errors import CometChatNotFoundError
-from .settings import (
-    DEFAULT_REQUESTS_PER_MINUTE,
-    GONE_ERROR_CODES,
-    MAX_WORKERS,
-)
+from .settings import DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
 from .shaping import (
     changed_message,
     changed_message_id,
@@ -81,12 +77,7 @@ def cometchat_source(
 
 
 def users(client: CometChatClient) -> DltResource:
-    @dlt.resource(
-        name="users",
-        primary_key="uid",
-        write_disposition="merge",
-        columns=USER_COLUMNS,
-    )
+    @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns=USER_COLUMNS)
     def users_resource() -> Iterator[list[TDataItem]]:
         use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
@@ -97,12 +88,7 @@ def users(client: CometChatClient) -> DltResource:
 
 
 def groups(client: CometChatClient) -> DltResource:
-    @dlt.resource(
-        name="groups",
-        primary_key="guid",
-        write_disposition="merge",
-        columns=GROUP_COLUMNS,
-    )
+    @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns=GROUP_COLUMNS)
     def groups_resource() -> Iterator[list[TDataItem]]:
         use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})

@@ -9,7 +9,7 @@ from dlt.common.typing import TSecretStrValue
 
 from .errors import CometChatConfigError
 from .loopback import is_loopback
-from .settings import BASE_URL_TEMPLATE, DEFAULT_REGION, PLACEHOLDER_PREFIX, REGIONS
+from .settings import BASE_URL_TEMPLATE, DEFAULT_REGION, PLACEHOLDER_PREFIXES, REGIONS
 
 
 @configspec
@@ -61,11 +61,11 @@ def check_api_key(api_key: str | None) -> None:
 
 
 def check_not_placeholder(field: str, value: str) -> None:
-    """The example values of .dlt/secrets.toml.example (`your-...`) fail at once instead of being sent."""
-    if str(value).strip().lower().startswith(PLACEHOLDER_PREFIX):
+    """Example values (`your-...` of .dlt/secrets.toml.example, `<configure me>` of `dlt init`) fail at once."""
+    if str(value).strip().lower().startswith(PLACEHOLDER_PREFIXES):
         raise CometChatConfigError(
-            f"sources.cometchat.credentials.{field} still holds the example value from "
-            ".dlt/secrets.toml.example; put your app's value in .dlt/secrets.toml"
+            f"sources.cometchat.credentials.{field} still holds an example value (from .dlt/secrets.toml.example or `dlt init`); "
+            "put your app's value in .dlt/secrets.toml"
         )
 
 

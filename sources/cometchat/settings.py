@@ -5,8 +5,8 @@ from typing import Final
 REGIONS: Final = ("us", "eu", "in")
 DEFAULT_REGION: Final = "us"
 BASE_URL_TEMPLATE: Final = "https://{app_id}.api-{region}.cometchat.io/v3"
-# Every value in .dlt/secrets.toml.example starts with this; such a value is never sent.
-PLACEHOLDER_PREFIX: Final = "your-"
+# How the example values of .dlt/secrets.toml.example and those `dlt init` writes begin; never sent.
+PLACEHOLDER_PREFIXES: Final = ("your-", "<configure me>")
 
 # The free "Build" plan allows 500 requests per minute; paid plans 20,000
 # (https://www.cometchat.com/docs/rest-api/rate-limits).

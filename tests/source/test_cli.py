@@ -3,9 +3,7 @@
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-import dlt
 import pytest
 
 from pipelines.cli_support import DEMO_DATA
@@ -156,24 +154,6 @@ def test_rejects_plain_http_outside_loopback(tmp_path):
     )
     assert result.returncode == 2
     assert "https" in result.stderr
-
-
-def test_loads_to_a_second_destination_filesystem_parquet(emulator, make_pipeline, tmp_path: Path):
-    from .conftest import load_from
-    from .expected import epoch
-
-    bucket = tmp_path / "lake"
-    pipeline = make_pipeline("cometchat_lake", destination=dlt.destinations.filesystem(bucket.as_uri()))
-    load_from(emulator, pipeline)
-    assert list(bucket.rglob("*.parquet")), "filesystem destination should hold parquet files"
-    # Plain parquet files are append-only: an edited message keeps each version; the newest is the truth.
-    frame = pipeline.dataset()["messages"].df().sort_values("updated_at").drop_duplicates("id", keep="last")
-    newest = {
-        int(r["id"]): (r["text"] if isinstance(r["text"], str) else None, epoch(r["deleted_at"]))
-        for r in frame.to_dict("records")
-    }
-    truth = emulator.ground_truth()
-    assert newest == {int(m["id"]): (m["data"].get("text"), m.get("deletedAt")) for m in truth["messages"]}
 
 
 @pytest.mark.parametrize("progress", PROGRESS_CHOICES)

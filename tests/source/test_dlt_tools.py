@@ -166,7 +166,7 @@ def test_the_example_secrets_fail_at_once_with_one_line_and_no_request(tmp_path)
     assert result.returncode == 2
     assert time.monotonic() - started < 20
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "example value" in lines[0], result.stderr
+    assert len(lines) == 1 and "an example value" in lines[0], result.stderr
     assert "Could not reach" not in result.stderr and "Retrying" not in result.stderr
 
 

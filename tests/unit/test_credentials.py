@@ -58,7 +58,7 @@ def test_every_value_of_the_example_secrets_file_is_refused_at_once():
     example = tomllib.loads(EXAMPLE_SECRETS.read_text())["sources"]["cometchat"]["credentials"]
     for field in ("app_id", "api_key"):
         credentials = CometChatCredentials(**{"app_id": "a", "api_key": "k", field: example[field]})
-        with pytest.raises(CometChatConfigError, match=f"{field} still holds the example value"):
+        with pytest.raises(CometChatConfigError, match=f"{field} still holds an example value"):
             check_credentials(credentials)
 
 

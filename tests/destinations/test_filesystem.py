@@ -1,0 +1,62 @@
+"""filesystem as a lake that merges (delta tables), read back through `pipeline.dataset()`; no silent appends."""
+
+import importlib.util
+
+import dlt
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.cometchat import cometchat_source
+from sources.cometchat.errors import CometChatConfigError
+from tests.source.conftest import emulator_credentials, load_from
+from tests.source.loaded import table
+from tests.source.matching import assert_matches_ground_truth
+
+from .changes import change_the_app
+
+
+def lake_pipeline(tmp_path, name: str = "cometchat_lake") -> dlt.Pipeline:
+    return dlt.pipeline(
+        name,
+        destination=dlt.destinations.filesystem((tmp_path / "lake").as_uri()),
+        dataset_name="chat",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator, tmp_path):
+    emulator = make_emulator(seed=11, messages=1500)
+    pipeline = lake_pipeline(tmp_path)
+    load_from(emulator, pipeline)
+    change_the_app(emulator)
+
+    load_from(emulator, pipeline)
+
+    truth = emulator.ground_truth()
+    assert_matches_ground_truth(pipeline, truth)
+    assert len(table(pipeline, "messages")) == len(truth["messages"])  # merged, not appended
+    for name in ("messages", "messages__entities", "group_members", "users"):
+        assert (tmp_path / "lake" / "chat" / name / "_delta_log").is_dir(), name
+
+
+def test_a_destination_that_cannot_merge_is_refused_with_a_clear_message(
+    make_emulator, tmp_path, monkeypatch
+):
+    emulator = make_emulator(messages=100)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "deltalake" else real_find_spec(name, *a),
+    )
+    pipeline = lake_pipeline(tmp_path, "no_delta")
+
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(cometchat_source(credentials=emulator_credentials(emulator)).with_resources("users"))
+
+    error = raised.value.__context__
+    while error is not None and not isinstance(error, CometChatConfigError):
+        error = error.__cause__ or error.__context__
+    assert error is not None and "deltalake" in str(error) and "append" in str(error)
+    assert not list((tmp_path / "lake").rglob("*.parquet")), "nothing may be written"
+    assert emulator.stats()["total"] == 0
