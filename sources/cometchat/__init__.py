@@ -6,7 +6,7 @@ request budget in `[sources.cometchat]`. Building the source makes no API calls.
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -25,7 +25,7 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
-from .destination_hints import use_destination_hints, use_group_replacement
+from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatNotFoundError
 from .settings import DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
 from .shaping import (
@@ -214,13 +214,21 @@ def messages(client: CometChatClient) -> DltResource:
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
         state.pop("more", None)  # left by versions that loaded messages in slices
+        one_row_per_id = primary_key_merges_only()
+        held: dict[int, tuple[int, TDataItem]] = {}
         for page in client.messages("messages", {"withTags": "true"}, after=after):
             originals = ((int(message["id"]), message) for message in page)
+            changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
+            if one_row_per_id:
+                _hold_newest_copies(changed, after, held)
+                changed = ()
             yield [
                 shape_message(message) | {"version_id": version}
-                for version, message in chain(originals, _changed_messages(client, page))
+                for version, message in chain(originals, changed)
             ]
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+        if held:
+            yield [shape_message(message) | {"version_id": version} for version, message in held.values()]
 
     return messages_resource
 
@@ -236,6 +244,21 @@ def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterato
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
         if target is not None:
             yield int(action["id"]), target
+
+
+def _hold_newest_copies(
+    changed: Iterable[tuple[int, TDataItem]],
+    after: tuple[int, int] | None,
+    held: dict[int, tuple[int, TDataItem]],
+) -> None:
+    """For destinations that merge on the primary key only (delta tables), which need one row per id in a load:
+    drops the changed copies of messages this run read itself (sent after its starting cursor, so read as they
+    are now) and keeps the newest copy of each older message, to be loaded at the end of the run."""
+    for version, message in changed:
+        if after is not None and (int(message["sentAt"]), int(message["id"])) <= after:
+            message_id = int(message["id"])
+            if message_id not in held or held[message_id][0] < version:
+                held[message_id] = (version, message)
 
 
 def _by(field: str) -> Callable[[TDataItem], Any]:

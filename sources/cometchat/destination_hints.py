@@ -75,6 +75,16 @@ def merge_strategies(
     return supported
 
 
+def primary_key_merges_only() -> bool:
+    """Whether the destination merges only on the primary key (delta tables: upsert, cdc), with no dedup of a
+    load's rows, so that a load must hold one row per key."""
+    capabilities = destination_capabilities()
+    if capabilities is None:
+        return False
+    strategies = merge_strategies(capabilities, lake_table_format(capabilities))
+    return "delete-insert" not in strategies
+
+
 def use_group_replacement(changed_guids: Iterable[str]) -> None:
     """Members of the changed groups replace those groups' stored rows.
 
