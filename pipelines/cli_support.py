@@ -18,7 +18,10 @@ from sources.cometchat.errors import (
     CometChatAuthError,
     CometChatConfigError,
     CometChatError,
+    CometChatUnreachableError,
+    CometChatUnreadableError,
 )
+from sources.cometchat.redaction import RedactingFilter, redact
 
 DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
 DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
@@ -40,7 +43,10 @@ def configured_client(**overrides: Any) -> CometChatClient:
         source.SPEC(), sections=("sources", source.section, source.name), explicit_value=overrides
     )
     return CometChatClient(
-        config.credentials, requests_per_minute=config.requests_per_minute, max_workers=config.max_workers
+        config.credentials,
+        requests_per_minute=config.requests_per_minute,
+        max_workers=config.max_workers,
+        request_deadline_seconds=config.request_deadline_seconds,
     )
 
 
@@ -71,6 +77,7 @@ def configure_logging() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
+    handler.addFilter(RedactingFilter())
 
 
 @contextmanager
@@ -83,7 +90,7 @@ def exit_on_known_errors() -> Iterator[None]:
         status, line = _describe(cause)
         if os.environ.get(DEBUG_ENV):
             raise
-        print(line, file=sys.stderr)
+        print(redact(line), file=sys.stderr)
         raise SystemExit(status) from None
 
 
@@ -110,10 +117,10 @@ def _describe(error: BaseException) -> tuple[int, str]:
         )
     if isinstance(error, CometChatConfigError | ConfigurationException):
         return EXIT_UNUSABLE_INPUT, f"Configuration error: {error}"
-    if isinstance(error, CometChatApiError):
-        return EXIT_FAILED, f"CometChat API error: {error}"
+    if isinstance(error, CometChatApiError | CometChatUnreachableError | CometChatUnreadableError):
+        return EXIT_FAILED, str(error)  # each names its cause and the endpoint
     if isinstance(error, CometChatError):
         return EXIT_FAILED, f"CometChat error: {error}"
     if isinstance(error, RequestException):
-        return EXIT_FAILED, f"Could not reach CometChat after retries: {type(error).__name__}: {error}"
+        return EXIT_FAILED, f"CometChat request failed: {type(error).__name__}: {error}"
     return EXIT_FAILED, f"Failed: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback)"

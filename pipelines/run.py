@@ -20,6 +20,7 @@ from pipelines.loading import (
     run_load,
     table_row_counts,
 )
+from pipelines.process_tree import forked_children_die_with_this_process
 from pipelines.run_lock import exclusive_run
 from sources.cometchat.settings import RESOURCE_NAMES
 
@@ -67,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
+    forked_children_die_with_this_process()
     with exit_on_known_errors():
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         with exclusive_run(pipeline), client_for(args.demo, args.requests_per_minute) as client:

@@ -27,7 +27,8 @@ from .columns import (
 from .credentials import CometChatCredentials
 from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatNotFoundError
-from .settings import DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS
+from .ids import id_problem, safe_repr
+from .settings import DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS, REQUEST_DEADLINE_SECONDS
 from .shaping import (
     changed_message,
     changed_message_id,
@@ -52,6 +53,7 @@ def cometchat_source(
     credentials: CometChatCredentials = dlt.secrets.value,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -60,11 +62,16 @@ def cometchat_source(
         credentials: the app's id, region and REST API key, from `[sources.cometchat.credentials]`.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
+        request_deadline_seconds: the longest a whole response (connect and every read) may take
+            before it is retried like a timeout.
         client: a ready client for these credentials, for callers that want its request statistics.
     """
     if client is None:
         client = CometChatClient(
-            credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
+            credentials,
+            requests_per_minute=requests_per_minute,
+            max_workers=max_workers,
+            request_deadline_seconds=request_deadline_seconds,
         )
     return (
         users(client),
@@ -118,6 +125,8 @@ def group_members(client: CometChatClient) -> DltResource:
         for page in client.pages("groups"):
             for group in page:
                 fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
+                if _unusable_id(group["guid"], "guid", "its members are not loaded"):
+                    continue
                 if fingerprints.get(group["guid"]) != fingerprint:
                     changed[group["guid"]] = fingerprint
         use_group_replacement(changed)
@@ -172,7 +181,8 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         logger.info("The app-wide conversation list does not name viewers: reading each user's list")
         for users_page in client.pages("users"):
             for user in users_page:
-                yield _conversations_of(client, user["uid"], params, digests)
+                if not _unusable_id(user["uid"], "uid", "its conversations are not loaded", in_header=True):
+                    yield _conversations_of(client, user["uid"], params, digests)
 
     return conversations_resource
 
@@ -267,6 +277,14 @@ def _by(field: str) -> Callable[[TDataItem], Any]:
 
 def _conversation_key(row: TDataItem) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
+
+
+def _unusable_id(value: Any, kind: str, consequence: str, in_header: bool = False) -> bool:
+    """Warns about, and says whether, an id cannot be sent to the API (a dot segment, a slash...)."""
+    problem = id_problem(value, in_header=in_header)
+    if problem is not None:
+        logger.warning("Skipped %s %s: it %s; %s", kind, safe_repr(value), problem, consequence)
+    return problem is not None
 
 
 def _warn_gone(error: CometChatNotFoundError) -> None:

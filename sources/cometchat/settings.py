@@ -16,7 +16,11 @@ DEFAULT_REQUESTS_PER_MINUTE: Final = 500
 PAGE_SIZE: Final = 1000
 MESSAGE_PAGE_SIZE: Final = 1000
 
+# Each socket operation (connect, every read) may take this long...
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
+# ...and the whole response this long; on expiry the request is retried like a timeout. A 1,000-row page
+# takes well under a second, so this only ever cuts off an answer that trickles or stalls.
+REQUEST_DEADLINE_SECONDS: Final = 120.0
 MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0

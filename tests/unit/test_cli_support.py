@@ -42,3 +42,10 @@ def test_missing_credentials_raise_dlts_error_and_the_cli_says_how_to_set_them(m
     assert status == 2
     assert "\n" not in line
     assert "SOURCES__COMETCHAT__CREDENTIALS__API_KEY" in line and "secrets.toml" in line
+
+
+def test_the_configured_request_deadline_reaches_the_client(configured, monkeypatch):
+    monkeypatch.setenv("SOURCES__COMETCHAT__REQUEST_DEADLINE_SECONDS", "7.5")
+    with client_for(demo=False, requests_per_minute=None) as client:
+        assert client.request_deadline_seconds == 7.5
+        assert client._rest.session.get_adapter("https://x").deadline_seconds == 7.5
