@@ -11,9 +11,11 @@ from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract import DltSource
 
-from sources.cometchat import CometChatClient, cometchat_source
+from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatError
+from sources.cometchat.settings import MESSAGES_PER_LOAD
 from sources.cometchat.throttle import RequestStats
 
 logger = logging.getLogger(__name__)
@@ -76,30 +78,41 @@ def run_load(
     client: CometChatClient,
     resources: list[str] | None = None,
     full_refresh: bool = False,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
 ) -> LoadSummary:
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
-    Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept.
-    Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
+    Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
+    loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
+    up, so that the destination's merge stays small. Raises LoadIncompleteError when a package of the
+    pipeline is still pending afterwards.
     """
-    source = cometchat_source(credentials=client.credentials, client=client)
-    if resources:
-        source = source.with_resources(*resources)
     started = time.monotonic()
     if pipeline.has_pending_data:
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
         # without extracting, so it is finished first and the source runs after it.
         logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
+    source = _source(client, messages_per_load, resources)
     load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
+    rows = _rows_of_last_run(pipeline)
+    while "messages" in source.selected_resources and more_messages(pipeline):
+        logger.info("Loading the next slice of messages")
+        load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
+        for table, count in _rows_of_last_run(pipeline).items():
+            rows[table] = rows.get(table, 0) + count
     check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
-        load_info=load_info,
-        rows_per_table=dict(sorted(_rows_of_last_run(pipeline).items())),
-        requests=client.stats,
-        seconds=seconds,
+        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
     )
+
+
+def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:
+    source = cometchat_source(
+        credentials=client.credentials, client=client, messages_per_load=messages_per_load
+    )
+    return source.with_resources(*resources) if resources else source
 
 
 def check_nothing_pending(pipeline: dlt.Pipeline) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "CometChatClient",
     "CometChatCredentials",
     "cometchat_source",
+    "more_messages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def cometchat_source(
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
     request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+    messages_per_load: int | None = None,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -64,6 +66,9 @@ def cometchat_source(
         max_workers: open connections to the API.
         request_deadline_seconds: the longest a whole response (connect and every read) may take
             before it is retried like a timeout.
+        messages_per_load: None (the default) loads every new message in this run. A number stops the
+            messages at about that many; `more_messages(pipeline)` then says whether to run again. For
+            destinations whose merge must stay small (a memory-capped DuckDB), as `run_load` does.
         client: a ready client for these credentials, for callers that want its request statistics.
     """
     if client is None:
@@ -79,7 +84,7 @@ def cometchat_source(
         group_members(client),
         conversations(client, "user"),
         conversations(client, "group"),
-        messages(client),
+        messages(client, messages_per_load),
     )
 
 
@@ -203,13 +208,14 @@ def _conversations_of(
     return only_changed(rows, _conversation_key, digests)
 
 
-def messages(client: CometChatClient) -> DltResource:
+def messages(client: CometChatClient, messages_per_load: int | None = None) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
     Edits and deletes arrive as action messages that carry the changed message, which is merged
     over the stored copy. The cursor is kept in resource state by hand rather than with
     `dlt.sources.incremental`, which would drop those changed copies for their old `sentAt`.
-    Pages are streamed, so one run loads the whole history at flat memory.
+    Pages are streamed, so one run loads the whole history at flat memory until the destination's merge;
+    `messages_per_load` stops the run at a slice's end instead (see `more_messages`).
     """
 
     @dlt.resource(
@@ -223,7 +229,8 @@ def messages(client: CometChatClient) -> DltResource:
         use_destination_hints()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
-        state.pop("more", None)  # left by versions that loaded messages in slices
+        state["more"] = False
+        loaded = 0
         one_row_per_id = primary_key_merges_only()
         held: dict[int, tuple[int, TDataItem]] = {}
         for page in client.messages("messages", {"withTags": "true"}, after=after):
@@ -237,10 +244,20 @@ def messages(client: CometChatClient) -> DltResource:
                 for version, message in chain(originals, changed)
             ]
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+            loaded += len(page)
+            if messages_per_load and loaded >= messages_per_load:
+                state["more"] = True  # the caller runs the pipeline again for the next slice
+                break
         if held:
             yield [shape_message(message) | {"version_id": version} for version, message in held.values()]
 
     return messages_resource
+
+
+def more_messages(pipeline: dlt.Pipeline) -> bool:
+    """Whether the pipeline's last run stopped at the end of a `messages_per_load` slice, with more to load."""
+    resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
+    return bool(resources.get("messages", {}).get("more"))
 
 
 def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:

@@ -95,6 +95,21 @@ def test_a_users_own_pipeline_loads_the_whole_history_in_one_run_as_parquet(
     assert "messages__entities__entity" not in pipeline.default_schema.tables  # max_table_nesting=1 travels
 
 
+def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator, make_pipeline):
+    emulator = make_emulator(messages=3500)
+    pipeline = make_pipeline()
+    truth = emulator.ground_truth()
+
+    summary = load_from(emulator, pipeline, messages_per_load=1000)  # one page of 1000 per slice
+
+    assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
+    changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
+    assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
+    assert_matches_ground_truth(pipeline, truth)
+    again = load_from(emulator, pipeline, messages_per_load=1000)
+    assert sum(again.rows_per_table.values()) == 0
+
+
 def test_second_run_without_changes_is_cheap_and_loads_nothing(emulator, make_pipeline):
     pipeline = make_pipeline()
     load_from(emulator, pipeline)
