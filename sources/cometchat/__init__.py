@@ -1,7 +1,8 @@
 """dlt source for the CometChat REST API v3: users, groups, members, conversations and messages.
 
-Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url) or in the matching
-`SOURCES__COMETCHAT__*` environment variables. Building the source makes no API calls.
+Credentials live in `[sources.cometchat.credentials]` (app_id, region, api_key, base_url) of
+.dlt/secrets.toml, or in the matching `SOURCES__COMETCHAT__CREDENTIALS__*` environment variables; the
+request budget in `[sources.cometchat]`. Building the source makes no API calls.
 """
 
 import logging
@@ -11,7 +12,7 @@ from itertools import chain
 from typing import Any
 
 import dlt
-from dlt.common.typing import TSecretStrValue
+from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
 from .client import CometChatClient, group_path
@@ -24,18 +25,17 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
+from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .ids import id_problem, safe_repr
 from .settings import (
     DEFAULT_LATE_CHANGES,
     DEFAULT_LOOKBACK_SECONDS,
-    DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
     FIRST_TIMESTAMP,
     GONE_ERROR_CODES,
     LATE_CHANGES_MODES,
     MAX_WORKERS,
-    MESSAGES_PER_LOAD,
     REQUEST_DEADLINE_SECONDS,
 )
 from .shaping import (
@@ -47,10 +47,9 @@ from .shaping import (
     shape_message,
     shape_user,
 )
-from .snapshots import TRow, if_changed, row_digest, snapshot_hints, stable_read, unique_pages
+from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
 
 __all__ = [
-    "MISSING_CREDENTIALS_HELP",
     "CometChatClient",
     "CometChatCredentials",
     "cometchat_source",
@@ -59,46 +58,35 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MISSING_CREDENTIALS_HELP = (
-    "CometChat credentials are missing: set app_id, region and api_key under [sources.cometchat] in "
-    ".dlt/secrets.toml (see .dlt/secrets.toml.example), or set the environment variables "
-    "SOURCES__COMETCHAT__APP_ID, SOURCES__COMETCHAT__REGION and SOURCES__COMETCHAT__API_KEY."
-)
-
 
 @dlt.source(name="cometchat", max_table_nesting=1)
 def cometchat_source(
-    app_id: str | None = None,
-    api_key: TSecretStrValue | None = None,
-    region: str = DEFAULT_REGION,
-    base_url: str | None = None,
+    credentials: CometChatCredentials = dlt.secrets.value,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
-    messages_per_load: int = MESSAGES_PER_LOAD,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+    messages_per_load: int | None = None,
     late_changes: str = DEFAULT_LATE_CHANGES,
     message_lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
-    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
 
     Args:
-        app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
+        credentials: the app's id, region and REST API key, from `[sources.cometchat.credentials]`.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
         request_deadline_seconds: the longest a whole response (connect and every read) may take
             before it is retried like a timeout.
-        messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
-            run stopped at a slice's end, and a new run of the pipeline loads the next slice.
+        messages_per_load: None (the default) loads every new message in this run. A number stops the
+            messages at about that many; `more_messages(pipeline)` then says whether to run again. For
+            destinations whose merge must stay small (a memory-capped DuckDB), as `run_load` does.
         late_changes: how later edits, deletes, reactions and reply counts of loaded messages land:
             "updates" (default; one request per run when nothing changed), "lookback" (re-reads the last
             `message_lookback_seconds` of messages each run) or "none" (action messages only).
-        client: a ready client, for callers that want its request statistics.
+        client: a ready client for these credentials, for callers that want its request statistics.
     """
     if client is None:
-        if not app_id or not api_key:
-            raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
-        credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
             credentials,
             requests_per_minute=requests_per_minute,
@@ -120,6 +108,7 @@ def users(client: CometChatClient) -> DltResource:
 
     @dlt.resource(name="users", primary_key="uid", columns=USER_COLUMNS, **snapshot_hints("users"))
     def users_resource() -> Iterator[Any]:
+        use_destination_hints()
         pages = client.pages("users", {"withTags": "true", "withDeactivated": "true"})
         rows = unique_pages((map(shape_user, page) for page in pages), _by("uid"))
         yield from if_changed(rows, "users", dlt.current.resource_state())
@@ -132,6 +121,7 @@ def groups(client: CometChatClient) -> DltResource:
 
     @dlt.resource(name="groups", primary_key="guid", columns=GROUP_COLUMNS, **snapshot_hints("groups"))
     def groups_resource() -> Iterator[Any]:
+        use_destination_hints()
         pages = client.pages("groups", {"withTags": "true"})
         rows = unique_pages((map(shape_group, page) for page in pages), _by("guid"))
         yield from if_changed(rows, "groups", dlt.current.resource_state())
@@ -156,10 +146,12 @@ def group_members(client: CometChatClient) -> DltResource:
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
+        use_destination_hints()
         state = dlt.current.resource_state()
         # After a first run or a refresh (state reset) the destination's rows are not trusted: read every group.
         loaded = _loaded_group_versions() if state.get("loaded") else None
         current: set[str] = set()
+        changed: dict[str, str] = {}
         for page in client.pages("groups"):
             for group in page:
                 guid = group["guid"]
@@ -168,9 +160,15 @@ def group_members(client: CometChatClient) -> DltResource:
                 current.add(guid)
                 version = f"{group.get('membersCount')}:{group.get('updatedAt')}"
                 if loaded is None or loaded.get(guid) != version:
-                    yield _members_of(client, guid, version)
+                    changed[guid] = version
         gone = sorted(set(loaded or ()) - current)
-        if gone:
+        use_group_replacement([*changed, *gone])
+        # Where the destination merges only on the primary key (delta), its cdc replacement of exactly these
+        # groups deletes their stored members; elsewhere a row flagged `removed` does (merge key `guid`).
+        markers = not primary_key_merges_only()
+        for guid, version in changed.items():
+            yield _members_of(client, guid, version, markers)
+        if gone and markers:
             yield [{"guid": guid, "uid": "", "removed": True} for guid in gone]
         state["loaded"] = True
 
@@ -193,7 +191,7 @@ def _loaded_group_versions() -> dict[str, str] | None:
 
 
 @dlt.defer
-def _members_of(client: CometChatClient, guid: str, version: str) -> list[TRow]:
+def _members_of(client: CometChatClient, guid: str, version: str, markers: bool = True) -> list[TDataItem]:
     try:
         pages = client.pages(group_path(guid, "members"))
         shaped = (
@@ -204,7 +202,7 @@ def _members_of(client: CometChatClient, guid: str, version: str) -> list[TRow]:
         _warn_gone(error)
         rows = []
     # No member left (or the group is gone): one flagged row clears the group's stored rows.
-    return rows or [{"guid": guid, "uid": "", "removed": True}]
+    return rows or ([{"guid": guid, "uid": "", "removed": True}] if markers else [])
 
 
 def conversations(client: CometChatClient, conversation_type: str) -> DltResource:
@@ -224,6 +222,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         **snapshot_hints(table),
     )
     def conversations_resource() -> Iterator[Any]:
+        use_destination_hints()
         params = {"conversationType": conversation_type, "withTags": "true"}
         pages = client.pages("conversations", params)
         first_page = next(pages, [])
@@ -243,7 +242,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
     return conversations_resource
 
 
-def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -> Iterator[list[TRow]]:
+def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -> Iterator[list[TDataItem]]:
     """Each user's own conversation list, read concurrently (max_workers), in the order of the users.
 
     A thread pool rather than dlt.defer: the whole list must pass through one generator to be digested.
@@ -259,7 +258,7 @@ def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -
             yield from pool.map(lambda user: _conversations_of(client, user["uid"], params), usable)
 
 
-def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TRow]:
+def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TDataItem]:
     try:
         pages = stable_read(
             lambda: client.pages("conversations", params, on_behalf_of=viewer_uid),
@@ -275,7 +274,7 @@ def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str
 
 def messages(
     client: CometChatClient,
-    messages_per_load: int = MESSAGES_PER_LOAD,
+    messages_per_load: int | None = None,
     late_changes: str = DEFAULT_LATE_CHANGES,
     lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
 ) -> DltResource:
@@ -300,7 +299,8 @@ def messages(
         columns=MESSAGE_COLUMNS,
         nested_hints=MESSAGE_NESTED_HINTS,
     )
-    def messages_resource() -> Iterator[list[TRow]]:
+    def messages_resource() -> Iterator[list[TDataItem]]:
+        use_destination_hints()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
         # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
@@ -321,19 +321,27 @@ def messages(
                 yield [shape_message(m) | {"version_id": _version(m)} for m in page if _before(m, after)]
         state["more"] = False
         loaded = 0
+        one_row_per_id = primary_key_merges_only()
+        held: dict[int, tuple[int, TDataItem]] = {}
         for page in client.messages("messages", {"withTags": "true"}, after=after):
             originals = ((_version(message), message) for message in page)
+            changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
+            if one_row_per_id:
+                _hold_newest_copies(changed, after, held)
+                changed = ()
             yield [
                 shape_message(message) | {"version_id": version}
-                for version, message in chain(originals, _changed_messages(client, page))
+                for version, message in chain(originals, changed)
             ]
             if late_changes == "updates":
                 _note_boundary(page, state["updates_since"], boundary)
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
-            if loaded >= messages_per_load:
+            if messages_per_load and loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
                 break
+        if held:
+            yield [shape_message(message) | {"version_id": version} for version, message in held.values()]
         if late_changes == "updates":
             _store_boundary(state, boundary, add=continuing)
 
@@ -347,19 +355,19 @@ _TIE_BITS = 30
 _CURRENT = (1 << _TIE_BITS) - 1
 
 
-def _version(message: TRow, action_id: int | None = None) -> int:
+def _version(message: TDataItem, action_id: int | None = None) -> int:
     updated = int(message.get("updatedAt") or message.get("sentAt") or 0)
     tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
     return (updated << _TIE_BITS) | tie
 
 
-def _before(message: TRow, cursor: tuple[int, int]) -> bool:
+def _before(message: TDataItem, cursor: tuple[int, int]) -> bool:
     return (int(message["sentAt"]), int(message["id"])) <= cursor
 
 
 def _updates_since(
     client: CometChatClient, state: dict[str, Any], boundary: dict[str, int]
-) -> Iterator[list[TRow]]:
+) -> Iterator[list[TDataItem]]:
     """The messages changed since the last run: `updatedAt` at or after the newest change that run saw.
 
     A change is stamped when it happens, so whatever changes after a run read the changes has an `updatedAt`
@@ -371,7 +379,7 @@ def _updates_since(
     known = state.get("updates_boundary")
     params = {"withTags": "true", "updatedAt": since, "onlyUpdates": "true"}
     newest = since
-    at_since: list[TRow] = []
+    at_since: list[TDataItem] = []
     for page in client.messages("messages", params):
         stale = [m for m in page if int(m.get("updatedAt") or 0) < since]
         if stale:
@@ -395,7 +403,7 @@ def _updates_since(
     state["updates_since"] = newest
 
 
-def _note_boundary(page: list[TRow], second: int, boundary: dict[str, int]) -> None:
+def _note_boundary(page: list[TDataItem], second: int, boundary: dict[str, int]) -> None:
     """Remembers the messages of a page changed at the updates window's first second (as the pass sees them)."""
     for message in page:
         updated = int(message.get("updatedAt") or 0)
@@ -417,12 +425,12 @@ def _digest_sum(digests: Iterable[int], count: int = 0, total: int = 0) -> list[
 
 
 def more_messages(pipeline: dlt.Pipeline) -> bool:
-    """Whether the pipeline's last run stopped at the end of a message slice, with more to load."""
+    """Whether the pipeline's last run stopped at the end of a `messages_per_load` slice, with more to load."""
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
     return bool(resources.get("messages", {}).get("more"))
 
 
-def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tuple[int, TRow]]:
+def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
     """(version, copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         target = changed_message(action)
@@ -437,11 +445,26 @@ def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tup
             yield _version(current), current
 
 
-def _by(field: str) -> Callable[[TRow], Any]:
+def _hold_newest_copies(
+    changed: Iterable[tuple[int, TDataItem]],
+    after: tuple[int, int] | None,
+    held: dict[int, tuple[int, TDataItem]],
+) -> None:
+    """For destinations that merge on the primary key only (delta tables), which need one row per id in a load:
+    drops the changed copies of messages this run read itself (sent after its starting cursor, so read as they
+    are now) and keeps the newest copy of each older message, to be loaded at the end of the run."""
+    for version, message in changed:
+        if after is not None and (int(message["sentAt"]), int(message["id"])) <= after:
+            message_id = int(message["id"])
+            if message_id not in held or held[message_id][0] < version:
+                held[message_id] = (version, message)
+
+
+def _by(field: str) -> Callable[[TDataItem], Any]:
     return lambda row: row[field]
 
 
-def _conversation_key(row: TRow) -> str:
+def _conversation_key(row: TDataItem) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
 
 

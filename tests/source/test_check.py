@@ -90,7 +90,9 @@ def test_the_cli_prints_the_lines_and_a_wrong_key_exits_2(emulator, tmp_path):
         ("API_KEY", "0" * 40, "AUTH_ERR_APIKEY_NOT_FOUND"),
         ("APP_ID", "otherapp", "AUTH_ERR_INVALID_APPID"),
     ):
-        bad = run_cli(emulator, tmp_path, "--check", env_extra={f"SOURCES__COMETCHAT__{setting}": value})
+        bad = run_cli(
+            emulator, tmp_path, "--check", env_extra={f"SOURCES__COMETCHAT__CREDENTIALS__{setting}": value}
+        )
         out, err = bad.communicate(timeout=120)
         assert bad.returncode == 2, setting
         assert code in out + err
@@ -101,7 +103,10 @@ def test_an_unknown_region_is_unusable(emulator, tmp_path):
         emulator,
         tmp_path,
         "--check",
-        env_extra={"SOURCES__COMETCHAT__REGION": "mars", "SOURCES__COMETCHAT__BASE_URL": ""},
+        env_extra={
+            "SOURCES__COMETCHAT__CREDENTIALS__REGION": "mars",
+            "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": "",
+        },
     )
     out, err = bad.communicate(timeout=120)
     assert bad.returncode == 2
