@@ -308,25 +308,36 @@ def messages(
         continuing = bool(state.get("more"))
         # Changed messages at the updates window's first second that this run loaded: id -> digest.
         boundary: dict[str, int] = {}
+        # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
+        # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
+        one_row_per_id = primary_key_merges_only()
+        held: dict[int, tuple[int, TDataItem]] = {}
+        current: Iterable[list[TDataItem]] = ()
         if late_changes == "updates" and not continuing:
             if "updates_since" in state:
-                yield from _updates_since(client, state, boundary)
+                current = _updates_since(client, state, boundary)
             else:
                 newest = client.newest_message("messages")
                 stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
                 state["updates_since"] = int(stamp)
         elif late_changes == "lookback" and after is not None and not continuing:
             start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
-            for page in client.messages("messages", {"withTags": "true"}, start=start):
-                yield [shape_message(m) | {"version_id": _version(m)} for m in page if _before(m, after)]
+            pages = client.messages("messages", {"withTags": "true"}, start=start)
+            current = ([m for m in page if _before(m, after)] for page in pages)
+        for page in current:
+            if one_row_per_id:
+                for message in page:
+                    _hold(_version(message), message, held)
+            else:
+                yield [shape_message(m) | {"version_id": _version(m)} for m in page]
         state["more"] = False
         loaded = 0
-        one_row_per_id = primary_key_merges_only()
-        held: dict[int, tuple[int, TDataItem]] = {}
         for page in client.messages("messages", {"withTags": "true"}, after=after):
             originals = ((_version(message), message) for message in page)
             changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
             if one_row_per_id:
+                for message in page:  # read as it is now, here: a held copy of it would be a second row
+                    held.pop(int(message["id"]), None)
                 _hold_newest_copies(changed, after, held)
                 changed = ()
             yield [
@@ -368,7 +379,7 @@ def _before(message: TDataItem, cursor: tuple[int, int]) -> bool:
 def _updates_since(
     client: CometChatClient, state: dict[str, Any], boundary: dict[str, int]
 ) -> Iterator[list[TDataItem]]:
-    """The messages changed since the last run: `updatedAt` at or after the newest change that run saw.
+    """Pages of the messages changed since the last run: `updatedAt` at or after the newest change it saw.
 
     A change is stamped when it happens, so whatever changes after a run read the changes has an `updatedAt`
     no earlier than the newest one it read (the first run starts from the newest message's). That second is
@@ -397,9 +408,9 @@ def _updates_since(
             if updated == newest:
                 boundary[str(message["id"])] = row_digest(message)
         if later:
-            yield [shape_message(m) | {"version_id": _version(m)} for m in later]
+            yield later
     if at_since and _digest_sum(row_digest(m) for m in at_since) != known:
-        yield [shape_message(m) | {"version_id": _version(m)} for m in at_since]
+        yield at_since
     state["updates_since"] = newest
 
 
@@ -455,9 +466,13 @@ def _hold_newest_copies(
     are now) and keeps the newest copy of each older message, to be loaded at the end of the run."""
     for version, message in changed:
         if after is not None and (int(message["sentAt"]), int(message["id"])) <= after:
-            message_id = int(message["id"])
-            if message_id not in held or held[message_id][0] < version:
-                held[message_id] = (version, message)
+            _hold(version, message, held)
+
+
+def _hold(version: int, message: TDataItem, held: dict[int, tuple[int, TDataItem]]) -> None:
+    message_id = int(message["id"])
+    if message_id not in held or held[message_id][0] < version:
+        held[message_id] = (version, message)
 
 
 def _by(field: str) -> Callable[[TDataItem], Any]:
