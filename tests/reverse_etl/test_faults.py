@@ -27,7 +27,7 @@ def test_a_429_storm_ends_exact_without_a_repeated_put(make_emulator, tmp_path):
     emulator.configure(fault_rate=0.2, fault_kinds=["429"])
     client = client_for(emulator)
 
-    results = apply_tag_changes(changes_frame(rows), client, pipelines_dir=str(tmp_path))
+    results = apply_tag_changes(changes_frame(rows), client)
 
     emulator.configure(fault_rate=0.0)
     stats = emulator.stats()
@@ -48,7 +48,7 @@ def test_5xx_resets_and_truncated_answers_end_exact(make_emulator, tmp_path):
     emulator.configure(fault_rate=0.3, fault_kinds=["500", "502", "503", "reset", "truncate"])
     client = client_for(emulator)
 
-    results = apply_tag_changes(changes_frame(rows), client, pipelines_dir=str(tmp_path))
+    results = apply_tag_changes(changes_frame(rows), client)
 
     emulator.configure(fault_rate=0.0)
     assert sum(emulator.stats()["faults"].values()) > 0 and client.stats.retries > 0

@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -26,9 +28,12 @@ ROW_COLUMN = "row"
 MODES = ("set", "add", "remove")
 DEFAULT_MODE = "set"
 TAG_SEPARATOR = ";"
-# Contract §4.1: up to 25 tags per conversation, each at most 100 characters.
+# The API keeps at most 25 tags per conversation, each at most 100 characters.
 MAX_TAGS = 25
 MAX_TAG_LENGTH = 100
+# CometChat uids and guids hold only a-z, 0-9, - and _ (lowercased by the API), at most 100 characters.
+ID_PATTERN = re.compile(r"[a-z0-9_-]+")
+MAX_ID_LENGTH = 100
 GROUP_PREFIX = "group_"
 USER_SEPARATOR = "_user_"
 # A row-level problem found while reading the file, carried to validation in a private column.
@@ -70,7 +75,7 @@ class ChangeRow:
 
     @property
     def key(self) -> tuple[str, str]:
-        """(viewer, canonical conversation id): tags are per viewer (contract §4.1)."""
+        """(viewer, canonical conversation id): conversation tags are per viewer."""
         assert self.ref is not None
         return self.on_behalf_of, self.ref.conversation_id
 
@@ -164,11 +169,14 @@ def _header_columns(header: list[str], name: str) -> list[str]:
     return [column if column in (*REQUIRED_COLUMNS, MODE_COLUMN) else "" for column in columns]
 
 
-def changes_from_frame(changes: pd.DataFrame, default_mode: str = DEFAULT_MODE) -> list[ChangeRow]:
+def changes_from_frame(
+    changes: pd.DataFrame, default_mode: str = DEFAULT_MODE, managed_prefix: str | None = None
+) -> list[ChangeRow]:
     """One `ChangeRow` per DataFrame row, in order; rows that cannot be used carry `error`.
 
     `row` comes from a `row` column when present (read_changes_csv sets it), else the 1-based position.
-    `tags` cells may be strings (`a;b` or a JSON array) or lists of strings.
+    `tags` cells may be strings (`a;b` or a JSON array) or lists of strings. With `managed_prefix`, a row
+    is the complete set of that prefix's tags for its conversation: only `set` rows whose tags all carry it.
 
     Raises:
         UnusableChangesFile: a required column is missing or there are no rows.
@@ -186,8 +194,40 @@ def changes_from_frame(changes: pd.DataFrame, default_mode: str = DEFAULT_MODE) 
         raise UnusableChangesFile("the changes have no rows")
     rows = []
     for position, record in enumerate(frame.to_dict("records"), start=1):
-        rows.append(_change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode))
+        change = _change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode)
+        if managed_prefix is not None and change.error is None:
+            change.error = _unmanaged(change, managed_prefix)
+        rows.append(change)
     return rows
+
+
+def _unmanaged(change: ChangeRow, prefix: str) -> str | None:
+    if change.mode != "set":
+        return f"mode {change.mode} in mirror mode: a row is the complete set of {prefix!r} tags (set)"
+    outside = [tag for tag in change.tags if not tag.startswith(prefix)]
+    if outside:
+        return f"tag {outside[0]!r} lacks the managed prefix {prefix!r}"
+    return None
+
+
+def id_problem(value: str, what: str) -> str | None:
+    """Why `value` cannot be sent as a uid or guid (in a URL path or the onBehalfOf header), or None.
+
+    One rule for both places: the API's own id alphabet. It also keeps out what would break the request
+    rather than be refused by the API: dot segments (`.`, `..` rewrite the path), control characters,
+    characters a header cannot carry.
+    """
+    if value in (".", ".."):
+        return f"{what} {value!r} is a URL dot segment, not an id"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return f"{what} {value!r} contains a control character"
+    if not value.isascii():
+        return f"{what} {value!r} holds non-ASCII characters, which an id (and the onBehalfOf header) cannot"
+    if len(value) > MAX_ID_LENGTH:
+        return f"{what} has {len(value)} characters; an id has at most {MAX_ID_LENGTH}"
+    if not ID_PATTERN.fullmatch(value):
+        return f"{what} {value!r} is not a CometChat id (only a-z, 0-9, - and _)"
+    return None
 
 
 def _row_number(value: Any, position: int) -> int:
@@ -213,6 +253,8 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
         change.error = "missing value: conversation_id"
     elif mode not in MODES:
         change.error = f"unknown mode {mode_cell!r} (use {', '.join(MODES)})"
+    else:
+        change.error = id_problem(viewer, "on_behalf_of")
     if change.error:
         return change
     try:
@@ -220,6 +262,11 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
         change.ref = parse_conversation_id(conversation_id, viewer)
     except ValueError as error:
         change.error = str(error)
+        return change
+    target_problem = id_problem(change.ref.target, "the conversation's " + _target_name(change.ref))
+    if target_problem:
+        change.error = target_problem
+        change.ref = None
         return change
     if mode != "set" and not change.tags:
         change.error = (
@@ -277,8 +324,12 @@ def _clean_tags(items: list[Any]) -> list[str]:
     return tags
 
 
+def _target_name(ref: ConversationRef) -> str:
+    return "guid" if ref.conversation_type == "group" else "uid"
+
+
 def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
-    """`group_<guid>` or `<uidA>_user_<uidB>` as the loaded tables hold it (contract §11).
+    """`group_<guid>` or `<uidA>_user_<uidB>` as the loaded tables hold it.
 
     Split on the literal `_user_`, because uids may hold `_`; when the id holds `_user_` more than
     once, the split that puts the viewer on one side wins. A user conversation the viewer is not on

@@ -1,17 +1,20 @@
-"""One result per input row: the plan's action and the final status, as a DataFrame or a CSV report."""
+"""One result per input row: the plan's action and the final status, as rows, a DataFrame or a CSV report;
+and the same results as `tag_changes` audit rows, from this run or from a killed run's journal."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
+from typing import Any
 
 import pandas as pd
 
-from .apply import APPLIED, FAILED, PutOutcome
-from .plan import REJECTED, UNCHANGED, UPDATE, Plan
+from .journal import JournaledRun
+from .plan import Current, CurrentState, Plan
+from .send import PutOutcome
+from .status import PROBLEM_STATUSES, Action, Status
 
-PLANNED = "planned"  # an update in a dry run
-STATUSES = (APPLIED, UNCHANGED, REJECTED, FAILED, PLANNED)
 RESULT_COLUMNS = (
     "row",
     "on_behalf_of",
@@ -24,38 +27,49 @@ RESULT_COLUMNS = (
     "error",
 )
 TAG_COLUMNS = ("current_tags", "desired_tags")
+# A spreadsheet reads a cell that starts with one of these as a formula; the report prefixes such cells
+# with an apostrophe, the usual neutraliser (OWASP, "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+NOT_SENT = "the run was interrupted before this PUT was sent; the tags did not change"
+NOT_PLANNED = "the run was interrupted while planning; nothing was sent"
+NOT_ANSWERED = "the run was interrupted before the API answered; the tags did not change"
 
 
 @dataclass
 class RowResult:
+    position: int  # 1-based, in input order: with run_id, the audit table's key
     row: int
     on_behalf_of: str
     conversation_id: str
     mode: str
     current_tags: list[str]
     desired_tags: list[str]
-    action: str
-    status: str
+    action: Action
+    status: Status
     error: str
     changed_at: datetime
     canonical_id: str  # the id the API and the loaded tables use (uids of a 1-on-1 id in ascending order)
 
 
-def row_results(plan: Plan, outcomes: dict[int, PutOutcome] | None, at: datetime) -> list[RowResult]:
+def row_results(plan: Plan, outcomes: Mapping[int, PutOutcome] | None, at: datetime) -> list[RowResult]:
     """Results in input order; `outcomes` None means a dry run (updates are `planned`)."""
     results = []
-    for row in plan.rows:
+    for position, row in enumerate(plan.rows, start=1):
         change = row.change
-        status, error, changed_at = row.action, row.reason, at
-        if row.action == UPDATE:
+        error, changed_at = row.reason, at
+        if row.action != Action.UPDATE:
+            status = Status(str(row.action))
+        else:
+            outcome = outcomes.get(row.update) if outcomes is not None and row.update is not None else None
             if outcomes is None:
-                status = PLANNED
+                status = Status.PLANNED
+            elif outcome is None:
+                status, error = Status.FAILED, NOT_SENT
             else:
-                outcome = outcomes.get(row.update) if row.update is not None else None
-                status, error = (outcome.status, outcome.error) if outcome else (FAILED, "not sent")
-                changed_at = outcome.at if outcome else at
+                status, error, changed_at = outcome.status, outcome.error, outcome.at
         results.append(
             RowResult(
+                position=position,
                 row=change.row,
                 on_behalf_of=change.on_behalf_of,
                 conversation_id=change.conversation_id,
@@ -72,26 +86,148 @@ def row_results(plan: Plan, outcomes: dict[int, PutOutcome] | None, at: datetime
     return results
 
 
+def plan_entries(results: list[RowResult]) -> list[list[Any]]:
+    """The plan as the journal keeps it (one compact list per row)."""
+    return [
+        [r.row, r.on_behalf_of, r.canonical_id, r.mode, r.current_tags, r.desired_tags, r.action, r.error]
+        for r in results
+    ]
+
+
 def results_frame(results: list[RowResult]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [{column: getattr(result, column) for column in RESULT_COLUMNS} for result in results],
-        columns=list(RESULT_COLUMNS),
-    )
+    frame = pd.DataFrame({column: [getattr(r, column) for r in results] for column in RESULT_COLUMNS})
+    for column in ("action", "status"):
+        frame[column] = frame[column].astype(str)
+    return frame
+
+
+def audit_records(results: list[RowResult], run_id: str) -> list[dict[str, Any]]:
+    """One `tag_changes` row per input row of this run."""
+    return [
+        {
+            "run_id": run_id,
+            "position": r.position,
+            "row": r.row,
+            "viewer_uid": r.on_behalf_of,
+            "conversation_id": r.canonical_id,
+            "mode": r.mode,
+            "old_tags": r.current_tags,
+            "new_tags": r.desired_tags,
+            "status": str(r.status),
+            "error": r.error or None,
+            "changed_at": r.changed_at,
+        }
+        for r in results
+    ]
+
+
+def unanswered(run: JournaledRun) -> list[tuple[str, str, str, str]]:
+    """(viewer, conversation type, target, conversation id) of each PUT sent and never answered."""
+    if run.plan is None:
+        return []
+    updates = run.plan["updates"]
+    return [tuple(updates[u][:4]) for u in sorted(run.sent - set(run.answers))]  # type: ignore[misc]
+
+
+def journal_records(run: JournaledRun, live: Mapping[tuple[str, str], CurrentState]) -> list[dict[str, Any]]:
+    """The audit rows of a run that ended before its audit load: one per input row, as it would have written.
+
+    A PUT that was never answered is settled by `live`, the tags read before this run sent anything.
+    """
+    if run.plan is None:
+        return [
+            _record(
+                run,
+                position,
+                entry[0],
+                entry[1],
+                entry[2],
+                entry[3],
+                [],
+                [],
+                Status.FAILED,
+                NOT_PLANNED,
+                run.started_at,
+            )
+            for position, entry in enumerate(run.inputs, start=1)
+        ]
+    updates = run.plan["updates"]
+    by_row: dict[int, int] = {position: u for u, update in enumerate(updates) for position in update[5]}
+    records = []
+    for position, (row, viewer, conversation_id, mode, old, new, action, reason) in enumerate(
+        run.plan["rows"], start=1
+    ):
+        status, error, at = Status.FAILED, reason, run.plan["at"]
+        if action != Action.UPDATE:
+            status = Status(action)
+        else:
+            update = by_row[position]
+            answer = run.answers.get(update)
+            if answer is not None:
+                status, error, at = Status(answer["status"]), answer["error"], answer["at"]
+            elif update in run.sent:
+                state = live.get((viewer, conversation_id))
+                held = isinstance(state, Current) and state.tags == updates[update][4]
+                status, error = (Status.APPLIED, "") if held else (Status.FAILED, NOT_ANSWERED)
+            else:
+                status, error = Status.FAILED, NOT_SENT
+        records.append(
+            _record(run, position, row, viewer, conversation_id, mode, old, new, status, error, at)
+        )
+    return records
+
+
+def _record(
+    run: JournaledRun,
+    position: int,
+    row: int,
+    viewer: str,
+    conversation_id: str,
+    mode: str,
+    old: list[str],
+    new: list[str],
+    status: Status,
+    error: str,
+    at: str,
+) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "position": position,
+        "row": row,
+        "viewer_uid": viewer,
+        "conversation_id": conversation_id,
+        "mode": mode,
+        "old_tags": old,
+        "new_tags": new,
+        "status": str(status),
+        "error": error or None,
+        "changed_at": datetime.fromisoformat(at),
+    }
 
 
 def write_report(results: pd.DataFrame, path: str | PathLike[str]) -> None:
-    """The results as CSV (UTF-8), tag lists written as JSON arrays."""
+    """The results as CSV (UTF-8), tag lists as JSON arrays, formula-like cells neutralised."""
     report = results.loc[:, list(RESULT_COLUMNS)].copy()
     for column in TAG_COLUMNS:
         report[column] = [json.dumps(list(tags), ensure_ascii=False) for tags in report[column]]
+    for column in report.columns:
+        if report[column].dtype == object:
+            report[column] = [neutralise(cell) for cell in report[column]]
     report.to_csv(path, index=False, encoding="utf-8")
+
+
+def neutralise(cell: Any) -> Any:
+    """`'` in front of a text cell that a spreadsheet would read as a formula; other cells as they are."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
 
 
 def status_counts(results: pd.DataFrame) -> dict[str, int]:
     counts = results["status"].value_counts()
-    return {status: int(counts.get(status, 0)) for status in STATUSES if counts.get(status, 0)}
+    return {str(status): int(counts.get(status, 0)) for status in Status if counts.get(status, 0)}
 
 
 def all_succeeded(results: pd.DataFrame) -> bool:
     """True when no row is rejected or failed (exit status 0)."""
-    return not results["status"].isin([REJECTED, FAILED]).any()
+    return not results["status"].isin([str(status) for status in PROBLEM_STATUSES]).any()
