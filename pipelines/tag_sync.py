@@ -91,7 +91,8 @@ def sync_tags(
     finally:
         if journal is not None:
             journal.close()
-    audit_error = None if dry_run else _record(pipeline, client, run, journal)
+    # A killed run's PUTs were never followed by its refresh.
+    audit_error = None if dry_run else _record(pipeline, client, run, journal, refresh=bool(recovered))
     frame = run.frame()
     frame.attrs.update(recovered=recovered, phases=run.phases, audit_error=audit_error)
     return frame
@@ -122,7 +123,7 @@ def _settle_unanswered(client: CometChatClient, run: JournaledRun, max_workers: 
 
 
 def _record(
-    pipeline: dlt.Pipeline, client: CometChatClient, run: TagRun, journal: Journal | None
+    pipeline: dlt.Pipeline, client: CometChatClient, run: TagRun, journal: Journal | None, refresh: bool
 ) -> str | None:
     """Loads the audit rows, then refreshes the conversation tables; a failure is returned, not raised."""
     problems = []
@@ -134,7 +135,7 @@ def _record(
     else:
         if journal is not None:
             journal.discard()
-    if run.sent.puts_sent:
+    if run.sent.puts_sent or refresh:
         try:
             run_load(pipeline, client, resources=CONVERSATION_RESOURCES)
         except Exception as error:
@@ -176,7 +177,12 @@ def _audit_table(records: list[dict[str, Any]]) -> pa.Table:
         "conversation_id": pa.string(), "mode": pa.string(), "old_tags": pa.string(), "new_tags": pa.string(),
         "status": pa.string(), "error": pa.string(), "changed_at": pa.timestamp("us", tz="UTC"),
     }  # fmt: skip
-    return pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})
+    schema = pa.schema(
+        [pa.field(name, types[name], nullable=AUDIT_COLUMNS[name]["nullable"]) for name in AUDIT_COLUMNS]
+    )
+    return pa.table(
+        {name: pa.array(values, type=types[name]) for name, values in columns.items()}, schema=schema
+    )
 
 
 def _finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
