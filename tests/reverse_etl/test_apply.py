@@ -2,7 +2,6 @@
 
 import json
 import threading
-from urllib.parse import quote
 
 import pytest
 
@@ -12,7 +11,7 @@ from sources.cometchat import reverse_etl
 from sources.cometchat.reverse_etl import apply_tag_changes
 from sources.cometchat.reverse_etl.plan import APP_WIDE_MIN_VIEWERS
 
-from .helpers import changes_frame, client_for, conversation_tables, successful_puts, truth_tags
+from .helpers import changes_frame, client_for, conversation_tables, put_path, successful_puts, truth_tags
 
 SEED = 11
 
@@ -52,13 +51,6 @@ def expected_tags(truth: dict, rows: list[tuple]) -> dict:
         else:
             expected[(viewer, cid)] = list(dict.fromkeys(tags))
     return expected
-
-
-def put_path(viewer: str, cid: str) -> str:
-    if cid.startswith("group_"):
-        return f"/v3/groups/{quote(cid[len('group_') :], safe='')}/conversation"
-    low, high = cid.split("_user_")
-    return f"/v3/users/{quote(high if viewer == low else low, safe='')}/conversation"
 
 
 def test_tags_end_exactly_as_asked_then_a_rerun_sends_nothing(make_emulator, make_pipeline):
