@@ -97,7 +97,7 @@ def plan_entries(results: list[RowResult]) -> list[list[Any]]:
 def results_frame(results: list[RowResult]) -> pd.DataFrame:
     frame = pd.DataFrame({column: [getattr(r, column) for r in results] for column in RESULT_COLUMNS})
     for column in ("action", "status"):
-        frame[column] = frame[column].astype(str)
+        frame[column] = [str(value) for value in frame[column]]  # plain strings, not enum members
     return frame
 
 
