@@ -45,9 +45,9 @@ AUDIT_COLUMNS: TTableSchemaColumns = {
     "viewer_uid": {"data_type": "text", "nullable": False},
     "conversation_id": {"data_type": "text", "nullable": False},
     "mode": {"data_type": "text", "nullable": True},
-    # json: one value per row, not a child table per list
-    "old_tags": {"data_type": "json", "nullable": True},
-    "new_tags": {"data_type": "json", "nullable": True},
+    # a JSON array as text: one value per row, not a child table per list
+    "old_tags": {"data_type": "text", "nullable": True},
+    "new_tags": {"data_type": "text", "nullable": True},
     "status": {"data_type": "text", "nullable": False},
     "error": {"data_type": "text", "nullable": True},
     "changed_at": {"data_type": "timestamp", "nullable": False},
