@@ -13,6 +13,7 @@ loaded twice, or a load that committed just before the kill, still gives one row
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,9 @@ def sync_tags(
     audit or the refresh failed; the journal stays, so the next run records them).
     """
     workers = max_workers or client.max_workers
+    started = time.monotonic()
     recovered = 0 if dry_run else recover_killed_runs(pipeline, client, workers)
+    recovery_seconds = time.monotonic() - started
     journal = None if dry_run else Journal(journal_dir(pipeline), str(uuid.uuid4()))
     try:
         run = run_tag_changes(
@@ -92,9 +95,12 @@ def sync_tags(
         if journal is not None:
             journal.close()
     # A killed run's PUTs were never followed by its refresh.
-    audit_error = None if dry_run else _record(pipeline, client, run, journal, refresh=bool(recovered))
+    phases = {"recover": recovery_seconds, **run.phases}
+    audit_error = None if dry_run else _record(pipeline, client, run, journal, bool(recovered), phases)
     frame = run.frame()
-    frame.attrs.update(recovered=recovered, phases=run.phases, audit_error=audit_error)
+    frame.attrs.update(
+        recovered=recovered, phases=phases, audit_error=audit_error, seconds=sum(phases.values())
+    )
     return frame
 
 
@@ -123,10 +129,19 @@ def _settle_unanswered(client: CometChatClient, run: JournaledRun, max_workers: 
 
 
 def _record(
-    pipeline: dlt.Pipeline, client: CometChatClient, run: TagRun, journal: Journal | None, refresh: bool
+    pipeline: dlt.Pipeline,
+    client: CometChatClient,
+    run: TagRun,
+    journal: Journal | None,
+    refresh: bool,
+    phases: dict[str, float],
 ) -> str | None:
-    """Loads the audit rows, then refreshes the conversation tables; a failure is returned, not raised."""
+    """Loads the audit rows, then refreshes the conversation tables; a failure is returned, not raised.
+
+    Adds the seconds of each to `phases` (audit, refresh).
+    """
     problems = []
+    started = time.monotonic()
     try:
         load_audit(pipeline, audit_records(run.results, run.run_id))
     except Exception as error:
@@ -135,12 +150,14 @@ def _record(
     else:
         if journal is not None:
             journal.discard()
+    phases["audit"], started = time.monotonic() - started, time.monotonic()
     if run.sent.puts_sent or refresh:
         try:
             run_load(pipeline, client, resources=CONVERSATION_RESOURCES)
         except Exception as error:
             logger.error("Could not refresh the conversation tables: %s", error)
             problems.append(f"refresh failed: {type(error).__name__}: {error}")
+    phases["refresh"] = time.monotonic() - started
     return "; ".join(problems) or None
 
 

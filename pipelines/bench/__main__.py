@@ -3,6 +3,7 @@
     python -m pipelines.bench                 # 200k messages, 5,000 tag changes (a few minutes)
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
+    python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
 against the same emulator data; each contender loads in its own process.
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, throughput
+from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, tag_file, throughput
 
 RESULTS = Path("bench-results")
 
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
-        "--only", choices=["emulator", "throughput", "rate_limited", "reverse_etl"], action="append"
+        "--only",
+        choices=["emulator", "throughput", "rate_limited", "reverse_etl", "tag_file"],
+        action="append",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": throughput,
         "rate_limited": rate_limited,
         "reverse_etl": reverse_etl,
+        "tag_file": tag_file,
     }
     results = {}
     for name, scenario in scenarios.items():

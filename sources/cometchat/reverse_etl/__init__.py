@@ -21,7 +21,7 @@ import pandas as pd
 from ..client import CometChatClient
 from .changes import DEFAULT_MODE, MODES, ChangeRow, UnusableChangesFile, changes_from_frame, read_changes_csv
 from .journal import Journal
-from .plan import Plan, make_plan, managed_removals, read_all, read_current, read_each
+from .plan import CurrentState, make_plan, managed_removals, read_all, read_current, read_each
 from .results import (
     RESULT_COLUMNS,
     RowResult,
@@ -137,8 +137,10 @@ def run_tag_changes(
     if journal is not None:
         journal.start([[r.row, r.on_behalf_of, r.conversation_id, r.mode] for r in rows], now().isoformat())
     phases["validate"], clock = time.monotonic() - clock, time.monotonic()
-    plan = _plan(client, rows, managed_prefix, workers)
-    phases["read_and_plan"], clock = time.monotonic() - clock, time.monotonic()
+    rows, states = _read(client, rows, managed_prefix, workers)
+    phases["read"], clock = time.monotonic() - clock, time.monotonic()
+    plan = make_plan(rows, states, managed_prefix)
+    phases["plan"], clock = time.monotonic() - clock, time.monotonic()
     if dry_run:
         return TagRun(run_id, True, row_results(plan, None, now()), phases=phases)
     planned_at = now()
@@ -168,15 +170,18 @@ def run_tag_changes(
     return TagRun(run_id, False, results, sent, phases)
 
 
-def _plan(client: CometChatClient, rows: list[ChangeRow], managed_prefix: str | None, workers: int) -> Plan:
+def _read(
+    client: CometChatClient, rows: list[ChangeRow], managed_prefix: str | None, workers: int
+) -> tuple[list[ChangeRow], dict[tuple[str, str], CurrentState]]:
+    """The rows to plan and the current state of each (viewer, conversation) they address."""
     if managed_prefix is None:
-        return make_plan(rows, read_current(client, rows, workers))
+        return rows, read_current(client, rows, workers)
     # Mirror mode needs every conversation's tags: the removals are the conversations no row names.
     holders = read_all(client, workers)
     rows = rows + managed_removals(rows, holders, managed_prefix)
-    states = {**holders}
+    states: dict[tuple[str, str], CurrentState] = {**holders}
     missing = [
         (r.on_behalf_of, r.ref) for r in rows if r.ref is not None and r.error is None and r.key not in states
     ]
-    states.update(read_each(client, missing, workers))  # type: ignore[arg-type]
-    return make_plan(rows, states, managed_prefix)
+    states.update(read_each(client, missing, workers))
+    return rows, states

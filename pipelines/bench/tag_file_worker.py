@@ -1,0 +1,71 @@
+"""One large tag-changes file through the reverse ETL in its own process: what each phase costs.
+
+python -m pipelines.bench.tag_file_worker CHANGES.csv --base-url URL --app-id ID --workdir DIR
+(the key in COMETCHAT_BENCH_API_KEY). Prints one JSON line: seconds per phase, local work (every phase
+but the API's: reading the current tags, the PUTs, the refresh), PUTs, and the peak RSS of this process
+(getrusage) after the audit load and at the end (the refresh loads the conversation tables).
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+from pipelines.loading import build_pipeline, duckdb_credentials
+from pipelines.tag_sync import sync_tags
+from sources.cometchat import CometChatClient, CometChatCredentials
+from sources.cometchat.reverse_etl import read_changes_csv, write_report
+
+API_PHASES = ("read", "send", "refresh")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("changes", type=Path)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--app-id", required=True)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args()
+    credentials = CometChatCredentials(
+        app_id=args.app_id, api_key=os.environ["COMETCHAT_BENCH_API_KEY"], base_url=args.base_url
+    )
+    client = CometChatClient(credentials, requests_per_minute=1e7, max_workers=8)
+    import dlt
+
+    pipeline = build_pipeline(
+        dlt.destinations.duckdb(duckdb_credentials(args.workdir / "bench_data.duckdb")),
+        pipelines_dir=str(args.workdir / "pipelines"),
+        progress=None,
+    )
+    started = time.monotonic()
+    changes = read_changes_csv(args.changes)
+    read_csv = time.monotonic() - started
+    results = sync_tags(changes, client, pipeline, dry_run=args.dry_run)
+    rss_after_audit = _peak_rss_mb()
+    clock = time.monotonic()
+    write_report(results, args.workdir / "report.csv")
+    phases = {"read_csv": read_csv, **results.attrs["phases"], "report": time.monotonic() - clock}
+    figures = {
+        "rows": len(results),
+        "puts": results.attrs["puts_sent"],
+        "statuses": results["status"].value_counts().to_dict(),
+        "wall_s": time.monotonic() - started,
+        "local_work_s": sum(seconds for name, seconds in phases.items() if name not in API_PHASES),
+        **{f"phase_{name}_s": seconds for name, seconds in phases.items()},
+        "peak_rss_mb_before_refresh": rss_after_audit,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    sys.exit(main())
