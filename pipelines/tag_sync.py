@@ -11,7 +11,6 @@ answered by the tags the API holds now. The audit table is merged on (run_id, po
 loaded twice, or a load that committed just before the kill, still gives one row per input row.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -30,7 +29,12 @@ from sources.cometchat.reverse_etl import TagRun, run_tag_changes
 from sources.cometchat.reverse_etl.changes import DEFAULT_MODE, ConversationRef
 from sources.cometchat.reverse_etl.journal import Journal, JournaledRun, leftover_journals
 from sources.cometchat.reverse_etl.plan import read_each
-from sources.cometchat.reverse_etl.results import audit_records, journal_records, unanswered
+from sources.cometchat.reverse_etl.results import (
+    audit_columns,
+    journal_records,
+    records_to_columns,
+    unanswered,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +118,7 @@ def recover_killed_runs(pipeline: dlt.Pipeline, client: CometChatClient, max_wor
     for run in runs:
         records += journal_records(run, _settle_unanswered(client, run, max_workers))
     logger.warning("Recording %d row(s) of %d interrupted run(s) in %s", len(records), len(runs), AUDIT_TABLE)
-    load_audit(pipeline, records)
+    load_audit(pipeline, records_to_columns(records), merge=True)
     for run in runs:
         run.path.unlink(missing_ok=True)
     return len(records)
@@ -143,7 +147,7 @@ def _record(
     problems = []
     started = time.monotonic()
     try:
-        load_audit(pipeline, audit_records(run.results, run.run_id))
+        load_audit(pipeline, audit_columns(run.results, run.run_id))
     except Exception as error:
         logger.error("Could not load %s: %s", AUDIT_TABLE, error)
         problems.append(f"audit failed (the next run records it): {type(error).__name__}: {error}")
@@ -161,16 +165,20 @@ def _record(
     return "; ".join(problems) or None
 
 
-def load_audit(pipeline: dlt.Pipeline, records: list[dict[str, Any]]) -> None:
-    """Merges the rows into `tag_changes` (keyed by run_id and position) with one dlt load of an arrow table."""
-    if not records:
+def load_audit(pipeline: dlt.Pipeline, columns: dict[str, list[Any]], merge: bool = False) -> None:
+    """Writes the rows to `tag_changes` with one dlt load of an arrow table.
+
+    A run's own rows are appended (its run id is new). A killed run's rows are merged on (run_id, position):
+    its load may have committed before the kill, and then the same rows replace themselves.
+    """
+    if not columns["run_id"]:
         return
     _finish_interrupted_load(pipeline)
-    table = _audit_table(records)
+    table = _audit_table(columns)
 
     @dlt.resource(
         name=AUDIT_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"} if merge else "append",
         primary_key=AUDIT_KEY,
         columns=AUDIT_COLUMNS,
         max_table_nesting=0,
@@ -184,11 +192,8 @@ def load_audit(pipeline: dlt.Pipeline, records: list[dict[str, Any]]) -> None:
     pipeline.run(tag_changes(), schema=schema)
 
 
-def _audit_table(records: list[dict[str, Any]]) -> pa.Table:
-    """An arrow table: dlt loads it without normalizing row by row (a 100,000-row run in about a second)."""
-    columns: dict[str, list[Any]] = {name: [record[name] for record in records] for name in AUDIT_COLUMNS}
-    for name in ("old_tags", "new_tags"):
-        columns[name] = [json.dumps(tags, ensure_ascii=False) for tags in columns[name]]
+def _audit_table(columns: dict[str, list[Any]]) -> pa.Table:
+    """An arrow table: dlt loads it without normalizing row by row."""
     types = {
         "run_id": pa.string(), "position": pa.int64(), "row": pa.int64(), "viewer_uid": pa.string(),
         "conversation_id": pa.string(), "mode": pa.string(), "old_tags": pa.string(), "new_tags": pa.string(),
@@ -198,7 +203,7 @@ def _audit_table(records: list[dict[str, Any]]) -> pa.Table:
         [pa.field(name, types[name], nullable=AUDIT_COLUMNS[name]["nullable"]) for name in AUDIT_COLUMNS]
     )
     return pa.table(
-        {name: pa.array(values, type=types[name]) for name, values in columns.items()}, schema=schema
+        {name: pa.array(columns[name], type=types[name]) for name in AUDIT_COLUMNS}, schema=schema
     )
 
 

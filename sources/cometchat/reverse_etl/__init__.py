@@ -30,6 +30,7 @@ from .results import (
     results_frame,
     row_results,
     status_counts,
+    update_entries,
     write_report,
 )
 from .send import SendReport, send_updates
@@ -145,21 +146,7 @@ def run_tag_changes(
         return TagRun(run_id, True, row_results(plan, None, now()), phases=phases)
     planned_at = now()
     if journal is not None:
-        journal.planned(
-            plan_entries(row_results(plan, None, planned_at)),
-            [
-                [
-                    u.viewer,
-                    u.ref.conversation_type,
-                    u.ref.target,
-                    u.ref.conversation_id,
-                    u.tags,
-                    [p + 1 for p in u.rows],
-                ]
-                for u in plan.updates
-            ],
-            planned_at.isoformat(),
-        )
+        journal.planned(plan_entries(plan), update_entries(plan), planned_at.isoformat())
     phases["journal_plan"], clock = time.monotonic() - clock, time.monotonic()
     if plan.updates:
         logger.info("Sending %d PUT(s) for %d row(s)", len(plan.updates), len(rows))

@@ -44,7 +44,7 @@ class UnusableChangesFile(CometChatError):
     """The changes cannot be used at all (unreadable, wrong encoding, a required column missing, empty)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConversationRef:
     """The conversation a row addresses, as the viewer's PUT path needs it."""
 
@@ -61,7 +61,7 @@ class ConversationRef:
         return user_path(self.target, "conversation")
 
 
-@dataclass
+@dataclass(slots=True)
 class ChangeRow:
     """One input row: what it asks for, or why it cannot be used."""
 
@@ -193,7 +193,9 @@ def changes_from_frame(
     if frame.empty:
         raise UnusableChangesFile("the changes have no rows")
     rows = []
-    for position, record in enumerate(frame.to_dict("records"), start=1):
+    names = list(frame.columns)
+    for position, values in enumerate(zip(*(frame[name].tolist() for name in names), strict=True), start=1):
+        record = dict(zip(names, values, strict=True))
         change = _change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode)
         if managed_prefix is not None and change.error is None:
             change.error = _unmanaged(change, managed_prefix)
@@ -217,6 +219,8 @@ def id_problem(value: str, what: str) -> str | None:
     rather than be refused by the API: dot segments (`.`, `..` rewrite the path), control characters,
     characters a header cannot carry.
     """
+    if len(value) <= MAX_ID_LENGTH and ID_PATTERN.fullmatch(value):
+        return None
     if value in (".", ".."):
         return f"{what} {value!r} is a URL dot segment, not an id"
     if any(unicodedata.category(char) == "Cc" for char in value):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
@@ -84,7 +86,8 @@ class Journal:
 
 
 def _line(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    # orjson: a 100,000-row plan line in a fraction of the time json takes
+    return orjson.dumps(entry).decode() + "\n"
 
 
 def leftover_journals(directory: str | Path) -> list[JournaledRun]:

@@ -38,7 +38,7 @@ _ROW_ERROR_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Current:
     """The viewer's tags on the conversation now, and the conversation as the API names it."""
 
@@ -46,7 +46,7 @@ class Current:
     ref: ConversationRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unavailable:
     """Why the viewer's tags on the conversation cannot be read (and so cannot be changed)."""
 
@@ -56,7 +56,7 @@ class Unavailable:
 CurrentState = Current | Unavailable
 
 
-@dataclass
+@dataclass(slots=True)
 class Update:
     """One PUT: the viewer's full final tag list for one conversation, and the rows it serves."""
 
@@ -68,7 +68,7 @@ class Update:
     inputs: list[tuple[int, str]] = field(default_factory=list)  # (row number, mode) of those rows
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     change: ChangeRow
     current: list[str]

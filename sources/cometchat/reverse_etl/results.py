@@ -1,13 +1,13 @@
 """One result per input row: the plan's action and the final status, as rows, a DataFrame or a CSV report;
 and the same results as `tag_changes` audit rows, from this run or from a killed run's journal."""
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from .journal import JournaledRun
@@ -35,7 +35,7 @@ NOT_PLANNED = "the run was interrupted while planning; nothing was sent"
 NOT_ANSWERED = "the run was interrupted before the API answered; the tags did not change"
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     position: int  # 1-based, in input order: with run_id, the audit table's key
     row: int
@@ -74,8 +74,8 @@ def row_results(plan: Plan, outcomes: Mapping[int, PutOutcome] | None, at: datet
                 on_behalf_of=change.on_behalf_of,
                 conversation_id=change.conversation_id,
                 mode=change.mode,
-                current_tags=list(row.current),
-                desired_tags=list(row.desired),
+                current_tags=row.current,
+                desired_tags=row.desired,
                 action=row.action,
                 status=status,
                 error=error,
@@ -86,11 +86,35 @@ def row_results(plan: Plan, outcomes: Mapping[int, PutOutcome] | None, at: datet
     return results
 
 
-def plan_entries(results: list[RowResult]) -> list[list[Any]]:
+def plan_entries(plan: Plan) -> list[list[Any]]:
     """The plan as the journal keeps it (one compact list per row)."""
     return [
-        [r.row, r.on_behalf_of, r.canonical_id, r.mode, r.current_tags, r.desired_tags, r.action, r.error]
-        for r in results
+        [
+            row.change.row,
+            row.change.on_behalf_of,
+            row.ref.conversation_id if row.ref else row.change.conversation_id,
+            row.change.mode,
+            row.current,
+            row.desired,
+            row.action,
+            row.reason,
+        ]
+        for row in plan.rows
+    ]
+
+
+def update_entries(plan: Plan) -> list[list[Any]]:
+    """The updates as the journal keeps them: viewer, conversation type, target, id, tags, row positions."""
+    return [
+        [
+            u.viewer,
+            u.ref.conversation_type,
+            u.ref.target,
+            u.ref.conversation_id,
+            u.tags,
+            [p + 1 for p in u.rows],
+        ]
+        for u in plan.updates
     ]
 
 
@@ -101,24 +125,39 @@ def results_frame(results: list[RowResult]) -> pd.DataFrame:
     return frame
 
 
-def audit_records(results: list[RowResult], run_id: str) -> list[dict[str, Any]]:
-    """One `tag_changes` row per input row of this run."""
-    return [
-        {
-            "run_id": run_id,
-            "position": r.position,
-            "row": r.row,
-            "viewer_uid": r.on_behalf_of,
-            "conversation_id": r.canonical_id,
-            "mode": r.mode,
-            "old_tags": r.current_tags,
-            "new_tags": r.desired_tags,
-            "status": str(r.status),
-            "error": r.error or None,
-            "changed_at": r.changed_at,
-        }
-        for r in results
-    ]
+AUDIT_FIELDS = (
+    "run_id", "position", "row", "viewer_uid", "conversation_id", "mode",
+    "old_tags", "new_tags", "status", "error", "changed_at",
+)  # fmt: skip
+
+
+def audit_columns(results: list[RowResult], run_id: str) -> dict[str, list[Any]]:
+    """The `tag_changes` rows of this run, one per input row, column by column (tag lists as JSON text)."""
+    return {
+        "run_id": [run_id] * len(results),
+        "position": [r.position for r in results],
+        "row": [r.row for r in results],
+        "viewer_uid": [r.on_behalf_of for r in results],
+        "conversation_id": [r.canonical_id for r in results],
+        "mode": [r.mode for r in results],
+        "old_tags": [_json(r.current_tags) for r in results],
+        "new_tags": [_json(r.desired_tags) for r in results],
+        "status": [str(r.status) for r in results],
+        "error": [r.error or None for r in results],
+        "changed_at": [r.changed_at for r in results],
+    }
+
+
+def records_to_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """`journal_records` column by column, as `audit_columns` gives them."""
+    columns = {name: [record[name] for record in records] for name in AUDIT_FIELDS}
+    for name in ("old_tags", "new_tags"):
+        columns[name] = [_json(tags) for tags in columns[name]]
+    return columns
+
+
+def _json(tags: list[str]) -> str:
+    return orjson.dumps(tags).decode()
 
 
 def unanswered(run: JournaledRun) -> list[tuple[str, str, str, str]]:
@@ -209,10 +248,13 @@ def write_report(results: pd.DataFrame, path: str | PathLike[str]) -> None:
     """The results as CSV (UTF-8), tag lists as JSON arrays, formula-like cells neutralised."""
     report = results.loc[:, list(RESULT_COLUMNS)].copy()
     for column in TAG_COLUMNS:
-        report[column] = [json.dumps(list(tags), ensure_ascii=False) for tags in report[column]]
+        report[column] = [_json(list(tags)) for tags in report[column]]
     for column in report.columns:
         if report[column].dtype == object:
-            report[column] = [neutralise(cell) for cell in report[column]]
+            cells = report[column]
+            risky = cells.str.startswith(FORMULA_PREFIXES, na=False)
+            if risky.any():
+                report[column] = cells.mask(risky, "'" + cells.astype(str))
     report.to_csv(path, index=False, encoding="utf-8")
 
 

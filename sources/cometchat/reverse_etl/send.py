@@ -28,7 +28,7 @@ from .status import Status, now
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PutOutcome:
     status: Status  # applied or failed
     error: str
