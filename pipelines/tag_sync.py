@@ -14,7 +14,7 @@ loaded twice, or a load that committed just before the kill, still gives one row
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ AUDIT_TABLE = "tag_changes"
 SOURCE_SCHEMA = "cometchat"
 CONVERSATION_RESOURCES = ["user_conversations", "group_conversations"]
 AUDIT_KEY = ["run_id", "position"]
+AUDIT_CHUNK = 10_000  # rows per arrow table: a 100,000-row run is never built as one table
 AUDIT_COLUMNS: TTableSchemaColumns = {
     "run_id": {"data_type": "text", "nullable": False, "primary_key": True},
     "position": {"data_type": "bigint", "nullable": False, "primary_key": True},
@@ -118,7 +119,7 @@ def recover_killed_runs(pipeline: dlt.Pipeline, client: CometChatClient, max_wor
     for run in runs:
         records += journal_records(run, _settle_unanswered(client, run, max_workers))
     logger.warning("Recording %d row(s) of %d interrupted run(s) in %s", len(records), len(runs), AUDIT_TABLE)
-    load_audit(pipeline, records_to_columns(records), merge=True)
+    load_audit(pipeline, [records_to_columns(records)], merge=True)
     for run in runs:
         run.path.unlink(missing_ok=True)
     return len(records)
@@ -147,7 +148,13 @@ def _record(
     problems = []
     started = time.monotonic()
     try:
-        load_audit(pipeline, audit_columns(run.results, run.run_id))
+        load_audit(
+            pipeline,
+            (
+                audit_columns(run.results[start : start + AUDIT_CHUNK], run.run_id)
+                for start in range(0, len(run.results), AUDIT_CHUNK)
+            ),
+        )
     except Exception as error:
         logger.error("Could not load %s: %s", AUDIT_TABLE, error)
         problems.append(f"audit failed (the next run records it): {type(error).__name__}: {error}")
@@ -165,16 +172,13 @@ def _record(
     return "; ".join(problems) or None
 
 
-def load_audit(pipeline: dlt.Pipeline, columns: dict[str, list[Any]], merge: bool = False) -> None:
-    """Writes the rows to `tag_changes` with one dlt load of an arrow table.
+def load_audit(pipeline: dlt.Pipeline, chunks: Iterable[dict[str, list[Any]]], merge: bool = False) -> None:
+    """Writes the rows to `tag_changes` with one dlt load of arrow tables (one per chunk of rows).
 
     A run's own rows are appended (its run id is new). A killed run's rows are merged on (run_id, position):
     its load may have committed before the kill, and then the same rows replace themselves.
     """
-    if not columns["run_id"]:
-        return
     _finish_interrupted_load(pipeline)
-    table = _audit_table(columns)
 
     @dlt.resource(
         name=AUDIT_TABLE,
@@ -184,7 +188,9 @@ def load_audit(pipeline: dlt.Pipeline, columns: dict[str, list[Any]], merge: boo
         max_table_nesting=0,
     )
     def tag_changes() -> Iterator[pa.Table]:
-        yield table
+        for columns in chunks:
+            if columns["run_id"]:
+                yield _audit_table(columns)
 
     schema = (
         pipeline.schemas[SOURCE_SCHEMA] if SOURCE_SCHEMA in pipeline.schemas else dlt.Schema(SOURCE_SCHEMA)

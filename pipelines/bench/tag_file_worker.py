@@ -3,7 +3,8 @@
 python -m pipelines.bench.tag_file_worker CHANGES.csv --base-url URL --app-id ID --workdir DIR
 (the key in COMETCHAT_BENCH_API_KEY). Prints one JSON line: seconds per phase, local work (every phase
 but the API's: reading the current tags, the PUTs, the refresh), PUTs, and the peak RSS of this process
-(getrusage) after the audit load and at the end (the refresh loads the conversation tables).
+(getrusage) after the audit load and at the end (the refresh loads the conversation tables). Its CPU time
+and the machine's load average say how much the wall times were stretched by other work.
 """
 
 import argparse
@@ -41,7 +42,7 @@ def main() -> int:
         pipelines_dir=str(args.workdir / "pipelines"),
         progress=None,
     )
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     changes = read_changes_csv(args.changes)
     read_csv = time.monotonic() - started
     results = sync_tags(changes, client, pipeline, dry_run=args.dry_run)
@@ -54,6 +55,8 @@ def main() -> int:
         "puts": results.attrs["puts_sent"],
         "statuses": results["status"].value_counts().to_dict(),
         "wall_s": time.monotonic() - started,
+        "cpu_s": time.process_time() - cpu_started,  # this process's own CPU, HTTP parsing included
+        "load_average_1min": os.getloadavg()[0],  # other work on the machine stretches the wall times
         "local_work_s": sum(seconds for name, seconds in phases.items() if name not in API_PHASES),
         **{f"phase_{name}_s": seconds for name, seconds in phases.items()},
         "peak_rss_mb_before_refresh": rss_after_audit,

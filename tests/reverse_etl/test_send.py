@@ -18,7 +18,7 @@ BASE = "https://app1.api-eu.cometchat.io/v3"
 PUT_URL = f"{BASE}/groups/team/conversation"
 LIST_URL = f"{BASE}/conversations"
 TEAM = ConversationRef("group", "group_team", "team")
-UPDATE = Update("alice", TEAM, ["old", "keep"], ["new"], [0], [(2, "set")])
+UPDATE = Update("alice", TEAM, ["old", "keep"], ["new"], [0])
 
 
 @pytest.fixture

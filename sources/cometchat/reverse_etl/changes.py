@@ -242,8 +242,8 @@ def _row_number(value: Any, position: int) -> int:
 
 
 def _change_row(record: dict[str, Any], number: int, default_mode: str) -> ChangeRow:
-    viewer = _text(record.get("on_behalf_of")).lower()
-    conversation_id = _text(record.get("conversation_id")).lower()
+    viewer = _lowered(_text(record.get("on_behalf_of")))
+    conversation_id = _lowered(_text(record.get("conversation_id")))
     mode_cell = _text(record.get(MODE_COLUMN)).lower()
     mode = mode_cell or default_mode
     change = ChangeRow(number, viewer, conversation_id, mode)
@@ -343,7 +343,8 @@ def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
     for low, high in sides:
         if viewer in (low, high):
             first, second = sorted((low, high))
-            return ConversationRef("user", f"{first}{USER_SEPARATOR}{second}", high if viewer == low else low)
+            canonical = conversation_id if first == low else f"{first}{USER_SEPARATOR}{second}"
+            return ConversationRef("user", canonical, high if viewer == low else low)
     if conversation_id.startswith(GROUP_PREFIX) and len(conversation_id) > len(GROUP_PREFIX):
         return ConversationRef("group", conversation_id, conversation_id[len(GROUP_PREFIX) :])
     if sides:
@@ -362,6 +363,12 @@ def _user_sides(conversation_id: str) -> list[tuple[str, str]]:
             sides.append((low, high))
         start = conversation_id.find(USER_SEPARATOR, start + 1)
     return sides
+
+
+def _lowered(text: str) -> str:
+    """Lowercased; the same string object when it already is (100,000 rows need not hold two copies)."""
+    lowered = text.lower()
+    return text if lowered == text else lowered
 
 
 def _text(value: Any) -> str:

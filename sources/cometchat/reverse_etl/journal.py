@@ -7,14 +7,16 @@ A PUT that was sent and never answered is settled by the tags the next run reads
 anything. dlt's load-package state only records how far a load got, not what each PUT answered, so it
 cannot serve as this record.
 
-Lines (JSON): `inputs` (written atomically with the file), `plan` (every row's plan and the updates; no
-PUT goes out before it is written), then `sending` / `answered` per update.
+Lines (JSON): `inputs` (written atomically with the file), `plan_rows` (every row's plan, in chunks), `plan`
+(the updates; it completes the plan, and no PUT goes out before it is written), then `sending` / `answered`
+per update.
 """
 
 import json
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 INPUTS = "inputs"
+PLAN_ROWS = "plan_rows"
 PLAN = "plan"
+PLAN_CHUNK = 10_000  # rows per plan_rows line: the journal never holds a 100,000-row line in memory
 SENDING = "sending"
 ANSWERED = "answered"
 
@@ -59,8 +63,16 @@ class Journal:
         os.replace(temporary, self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
-    def planned(self, rows: list[list[Any]], updates: list[list[Any]], at: str) -> None:
-        self._write({"event": PLAN, "at": at, "rows": rows, "updates": updates})
+    def planned(self, rows: Iterable[list[Any]], updates: list[list[Any]], at: str) -> None:
+        chunk: list[list[Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == PLAN_CHUNK:
+                self._write({"event": PLAN_ROWS, "rows": chunk})
+                chunk = []
+        if chunk:
+            self._write({"event": PLAN_ROWS, "rows": chunk})
+        self._write({"event": PLAN, "at": at, "updates": updates})
 
     def sending(self, update: int) -> None:
         self._write({"event": SENDING, "u": update})
@@ -109,12 +121,15 @@ def read_journal(path: Path) -> JournaledRun | None:
     except (IndexError, json.JSONDecodeError, KeyError, TypeError):
         logger.warning("Skipped the unreadable journal %s", path.name)
         return None
+    planned_rows: list[list[Any]] = []
     for line in lines[1:]:
         try:
             entry = json.loads(line)
             event = entry["event"]
-            if event == PLAN:
-                run.plan = {"rows": entry["rows"], "updates": entry["updates"], "at": entry["at"]}
+            if event == PLAN_ROWS:
+                planned_rows += entry["rows"]
+            elif event == PLAN:
+                run.plan = {"rows": planned_rows, "updates": entry["updates"], "at": entry["at"]}
             elif event == SENDING:
                 run.sent.add(int(entry["u"]))
             elif event == ANSWERED:

@@ -65,7 +65,6 @@ class Update:
     old_tags: list[str]
     tags: list[str]
     rows: list[int] = field(default_factory=list)  # positions in Plan.rows
-    inputs: list[tuple[int, str]] = field(default_factory=list)  # (row number, mode) of those rows
 
 
 @dataclass(slots=True)
@@ -276,8 +275,7 @@ def make_plan(
         update_index = None
         if action == UPDATE:
             update_index = len(updates)
-            inputs = [(change.row, change.mode) for change in group]
-            updates.append(Update(key[0], state.ref, current, final, positions, inputs))
+            updates.append(Update(key[0], state.ref, current, final, positions))
         for position, change in zip(positions, group, strict=True):
             rows[position] = RowPlan(change, current, final, action, update=update_index, ref=state.ref)
     assert all(row is not None for row in rows)

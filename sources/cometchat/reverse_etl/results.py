@@ -1,7 +1,7 @@
 """One result per input row: the plan's action and the final status, as rows, a DataFrame or a CSV report;
 and the same results as `tag_changes` audit rows, from this run or from a killed run's journal."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
@@ -86,9 +86,9 @@ def row_results(plan: Plan, outcomes: Mapping[int, PutOutcome] | None, at: datet
     return results
 
 
-def plan_entries(plan: Plan) -> list[list[Any]]:
+def plan_entries(plan: Plan) -> Iterator[list[Any]]:
     """The plan as the journal keeps it (one compact list per row)."""
-    return [
+    return (
         [
             row.change.row,
             row.change.on_behalf_of,
@@ -100,7 +100,7 @@ def plan_entries(plan: Plan) -> list[list[Any]]:
             row.reason,
         ]
         for row in plan.rows
-    ]
+    )
 
 
 def update_entries(plan: Plan) -> list[list[Any]]:
