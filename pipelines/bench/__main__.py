@@ -4,6 +4,7 @@
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
     python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
+    python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
 against the same emulator data; each contender loads in its own process.
@@ -14,7 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, tag_file, throughput
+from pipelines.bench.scenarios import (
+    SIZES,
+    emulator_alone,
+    notebook,
+    rate_limited,
+    reverse_etl,
+    tag_file,
+    throughput,
+)
 
 RESULTS = Path("bench-results")
 
@@ -28,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
         "--only",
-        choices=["emulator", "throughput", "rate_limited", "reverse_etl", "tag_file"],
+        choices=["emulator", "throughput", "rate_limited", "reverse_etl", "tag_file", "notebook"],
         action="append",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
@@ -40,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_limited": rate_limited,
         "reverse_etl": reverse_etl,
         "tag_file": tag_file,
+        "notebook": notebook,
     }
     results = {}
     for name, scenario in scenarios.items():

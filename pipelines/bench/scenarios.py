@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import dlt
 import orjson
 import pandas as pd
 import requests
@@ -225,6 +226,88 @@ def tag_file(sizes: dict[str, int]) -> dict:
             figures = _tag_file_worker(emulator, changes, Path(workdir) / name, extra)
             result |= {f"{name}_{key}": value for key, value in figures.items()}
     return result
+
+
+def notebook(sizes: dict[str, int]) -> dict:
+    """Scenario 5: notebooks/conversation_analysis.ipynb on a load of `messages` messages (1M with --big):
+    its wall time from a clean kernel and the kernel's peak RSS (the loading is not measured)."""
+    from pipelines.loading import DUCKDB_FILE, build_pipeline, duckdb_credentials, run_load
+
+    settings = {
+        "seed": 7, "users": sizes["users"], "groups": sizes["groups"], "members_per_group": sizes["members"],
+        "messages": sizes["messages"],
+    }  # fmt: skip
+    with Emulator(EmulatorConfig(**settings)) as emulator, tempfile.TemporaryDirectory() as workdir:
+        credentials = CometChatCredentials(
+            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        )
+        pipeline = build_pipeline(
+            destination=dlt.destinations.duckdb(duckdb_credentials(Path(workdir) / DUCKDB_FILE)),
+            progress=None,
+            pipelines_dir=str(Path(workdir) / "pipelines"),
+        )
+        run_load(pipeline, CometChatClient(credentials, requests_per_minute=1e7))
+        stored = emulator.message_count()
+    return {"messages": stored} | measure_notebook(
+        Path(workdir) / DUCKDB_FILE, Path(workdir) / "pipelines", settings
+    )
+
+
+def measure_notebook(duckdb_path: Path, pipelines_dir: Path, settings: dict) -> dict:
+    """Executes the notebook against a loaded dataset (and, for its dry run, an emulator started with `settings`)
+    from a clean kernel; samples the kernel's RSS (it and its children) every 0.2 s."""
+    import importlib.util
+    import threading
+
+    import nbformat
+    import psutil
+
+    spec = importlib.util.spec_from_file_location(
+        "refresh_notebook", REPO / "notebooks" / "refresh_notebook.py"
+    )
+    assert spec and spec.loader
+    refresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(refresh)
+    me, peak, done = psutil.Process(), {"rss_mb": 0.0, "emulator_mb": 0.0}, threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            for child in me.children():
+                try:
+                    is_kernel = "ipykernel" in " ".join(child.cmdline())
+                    tree = [child, *child.children(recursive=True)]
+                    kernel = sum(
+                        p.memory_info().rss for p in tree if "cometchat_emulator" not in " ".join(p.cmdline())
+                    )
+                    emulator = sum(
+                        p.memory_info().rss for p in tree if "cometchat_emulator" in " ".join(p.cmdline())
+                    )
+                except psutil.Error:
+                    continue
+                if is_kernel:
+                    peak["rss_mb"] = max(peak["rss_mb"], kernel / 2**20)
+                    peak["emulator_mb"] = max(peak["emulator_mb"], emulator / 2**20)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    refresh.execute_notebook(
+        nbformat.read(REPO / "notebooks" / "conversation_analysis.ipynb", as_version=4),
+        {
+            "DUCKDB_PATH": str(duckdb_path),
+            "PIPELINES_DIR": str(pipelines_dir),
+            "EMULATOR_SETTINGS": settings,
+            "SAVE_IMAGES": False,
+        },
+    )
+    seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
+    return {
+        "notebook_seconds": seconds,
+        "notebook_kernel_peak_rss_mb": peak["rss_mb"],
+        "dry_run_emulator_peak_rss_mb": peak["emulator_mb"],
+    }
 
 
 def _tag_file_worker(emulator: Emulator, changes: Path, workdir: Path, extra: list[str]) -> dict:
