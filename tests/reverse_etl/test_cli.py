@@ -216,7 +216,7 @@ def test_rows_that_cannot_be_sent_are_rejected_alone_and_the_report_is_safe_to_o
     assert len(emulator.stats()["puts"]) == 2
     report = read_report(tmp_path / "report.csv")
     assert [row["status"] for row in report] == ["applied"] + ["rejected"] * 7 + ["applied"]
-    assert "non-ASCII" in report[1]["error"] and "control character" in report[2]["error"]
+    assert "HTTP header" in report[1]["error"] and "control character" in report[2]["error"]
     assert all("dot segment" in row["error"] for row in report[3:6])
     # formula-like cells are neutralised with a leading apostrophe; the rest are as they were
     assert (report[7]["on_behalf_of"], report[7]["conversation_id"], report[7]["mode"]) == (

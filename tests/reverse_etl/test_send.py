@@ -86,7 +86,7 @@ def test_a_re_read_that_fails_too_leaves_the_row_failed_with_both_reasons(client
     result, _ = outcome(client)
     assert result.status == "failed"
     assert (
-        result.error.startswith("JSONDecodeError")
+        result.error.startswith("CometChatUnreadableError")
         and "reading the conversation again failed too" in result.error
     )
 

@@ -9,8 +9,6 @@ import csv
 import io
 import json
 import math
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -19,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import ids
 from ..client import group_path, user_path
 from ..errors import CometChatError
 
@@ -31,9 +30,6 @@ TAG_SEPARATOR = ";"
 # The API keeps at most 25 tags per conversation, each at most 100 characters.
 MAX_TAGS = 25
 MAX_TAG_LENGTH = 100
-# CometChat uids and guids hold only a-z, 0-9, - and _ (lowercased by the API), at most 100 characters.
-ID_PATTERN = re.compile(r"[a-z0-9_-]+")
-MAX_ID_LENGTH = 100
 GROUP_PREFIX = "group_"
 USER_SEPARATOR = "_user_"
 # A row-level problem found while reading the file, carried to validation in a private column.
@@ -212,26 +208,14 @@ def _unmanaged(change: ChangeRow, prefix: str) -> str | None:
     return None
 
 
-def id_problem(value: str, what: str) -> str | None:
-    """Why `value` cannot be sent as a uid or guid (in a URL path or the onBehalfOf header), or None.
+def id_problem(value: str, what: str, in_header: bool = False) -> str | None:
+    """Why `value` cannot be sent as a uid or guid (in a URL path, or also in the onBehalfOf header), or None.
 
-    One rule for both places: the API's own id alphabet. It also keeps out what would break the request
-    rather than be refused by the API: dot segments (`.`, `..` rewrite the path), control characters,
-    characters a header cannot carry.
+    The rule is the client's (sources/cometchat/ids.py): dot segments, slashes, control characters, over-long
+    ids, and in a header also characters outside Latin-1; the row carrying one is rejected alone.
     """
-    if len(value) <= MAX_ID_LENGTH and ID_PATTERN.fullmatch(value):
-        return None
-    if value in (".", ".."):
-        return f"{what} {value!r} is a URL dot segment, not an id"
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        return f"{what} {value!r} contains a control character"
-    if not value.isascii():
-        return f"{what} {value!r} holds non-ASCII characters, which an id (and the onBehalfOf header) cannot"
-    if len(value) > MAX_ID_LENGTH:
-        return f"{what} has {len(value)} characters; an id has at most {MAX_ID_LENGTH}"
-    if not ID_PATTERN.fullmatch(value):
-        return f"{what} {value!r} is not a CometChat id (only a-z, 0-9, - and _)"
-    return None
+    problem = ids.id_problem(value, in_header=in_header)
+    return None if problem is None else f"{what} {ids.safe_repr(value)} {problem}"
 
 
 def _row_number(value: Any, position: int) -> int:
@@ -258,7 +242,7 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
     elif mode not in MODES:
         change.error = f"unknown mode {mode_cell!r} (use {', '.join(MODES)})"
     else:
-        change.error = id_problem(viewer, "on_behalf_of")
+        change.error = id_problem(viewer, "on_behalf_of", in_header=True)
     if change.error:
         return change
     try:

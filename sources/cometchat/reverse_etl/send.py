@@ -20,7 +20,7 @@ from datetime import datetime
 from requests.exceptions import RequestException
 
 from ..client import CometChatClient
-from ..errors import CometChatApiError, CometChatAuthError
+from ..errors import CometChatApiError, CometChatAuthError, CometChatUnreadableError
 from .journal import Journal
 from .plan import Current, Update, read_one, single_conversation
 from .status import Status, now
@@ -99,7 +99,7 @@ def _put(client: CometChatClient, update: Update) -> tuple[PutOutcome, int]:
         if error.status < 500:
             return PutOutcome(Status.FAILED, f"{error.code}: {error.api_message}", now()), 0
         return _settle(client, update, f"{error.code}: {error.api_message}"), 1
-    except (RequestException, ValueError) as error:
+    except (RequestException, CometChatUnreadableError, ValueError) as error:
         # Retries ran out on a lost answer, or the answer was not JSON: the PUT may or may not have landed.
         return _settle(client, update, f"{type(error).__name__}: {error}"), 1
     stored = single_conversation(data)
