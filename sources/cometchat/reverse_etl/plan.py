@@ -19,7 +19,7 @@ from dlt.common.typing import TDataItem
 
 from ..client import CometChatClient
 from ..errors import CometChatApiError, CometChatAuthError
-from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef
+from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef, id_problem
 from .status import Action
 
 logger = logging.getLogger(__name__)
@@ -403,7 +403,10 @@ def managed_removals(
             continue
         number += 1
         removal = ChangeRow(number, key[0], key[1], "remove", managed, ref=holders[key].ref)
-        if unreadable:
+        removal.error = id_problem(key[0], "on_behalf_of", in_header=True) or id_problem(
+            holders[key].ref.target, "the conversation's id"
+        )
+        if unreadable and removal.error is None:
             removal.error = (
                 f"not removed: row(s) {', '.join(map(str, unreadable[:5]))} name no readable conversation, "
                 f"so the complete set of {prefix!r} tags is not known"
