@@ -26,6 +26,8 @@ from pipelines.bench.scenarios import (
 )
 
 RESULTS = Path("bench-results")
+# Runs only when named with --only: it repeats what tests/notebooks checks, at a size that takes minutes.
+ON_REQUEST = {"notebook"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     results = {}
     for name, scenario in scenarios.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (not args.only and name in ON_REQUEST):
             continue
         print(f"== {name} ...", file=sys.stderr, flush=True)
         results[name] = scenario(sizes)
