@@ -27,6 +27,8 @@ from .status import Status, now
 
 logger = logging.getLogger(__name__)
 
+SLICE_PER_WORKER = 64  # updates handed to the pool at a time, per worker
+
 
 @dataclass(frozen=True, slots=True)
 class PutOutcome:
@@ -81,8 +83,12 @@ def send_updates(
             report.outcomes[index] = outcome
             report.rereads += reread
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="tag-put") as pool:
-        list(pool.map(send, range(len(updates))))
+    workers = max(1, max_workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tag-put") as pool:
+        # In slices: a future per update of a 100,000-row run at once would cost about 2 KB each.
+        step = workers * SLICE_PER_WORKER
+        for start in range(0, len(updates), step):
+            list(pool.map(send, range(start, min(start + step, len(updates)))))
     report.retries = client.stats.retries - retries_before
     if stopped:
         raise stopped[0]
