@@ -120,6 +120,14 @@ def test_mirror_mode_keeps_hand_set_tags_and_removes_what_the_query_no_longer_re
     again = sync_tags(changes_from_sql(pipeline, narrower), client, pipeline, managed_prefix="auto:")
     assert emulator.stats()["puts"] == [] and set(again["status"]) == {"unchanged"}
 
+    # a query that returns nothing: no conversation keeps an auto: tag, hand-set tags stay
+    nothing = narrower.replace("unread_message_count > 3", "unread_message_count > 1000")
+    emptied = sync_tags(changes_from_sql(pipeline, nothing), client, pipeline, managed_prefix="auto:")
+    assert set(emptied["mode"]) == {"remove"} and set(emptied["status"]) == {"applied"}
+    assert truth_tags(emulator) == {
+        key: [t for t in tags if not t.startswith("auto:")] for key, tags in truth.items()
+    }
+
 
 def test_mirror_mode_rejects_tags_without_the_prefix_and_holds_removals_when_a_row_is_unreadable(
     make_emulator, make_pipeline

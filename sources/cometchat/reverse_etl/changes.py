@@ -186,7 +186,8 @@ def changes_from_frame(
         raise UnusableChangesFile(f"the changes lack the required column(s) {', '.join(missing)}")
     if frame.columns.duplicated().any():
         raise UnusableChangesFile("the changes name a column more than once")
-    if frame.empty:
+    if frame.empty and managed_prefix is None:
+        # In mirror mode no rows is a complete answer: no conversation keeps a managed tag.
         raise UnusableChangesFile("the changes have no rows")
     rows = []
     names = list(frame.columns)
