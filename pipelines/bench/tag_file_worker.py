@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.loading import build_pipeline, duckdb_credentials
 from pipelines import tag_sync
+from pipelines.loading import build_pipeline, duckdb_credentials
 from sources.cometchat import CometChatClient, CometChatCredentials
 from sources.cometchat.reverse_etl import read_changes_csv, write_report
 
