@@ -14,7 +14,7 @@ import pytest
 
 from .helpers import cli_env, conversation_tables, run_cli, start_cli, successful_puts, truth_tags
 
-ROWS = 300
+ROWS = 150
 KILL_AFTER_PUTS = 40
 KILL_RUNNER = Path(__file__).with_name("kill_runner.py")
 PHASE_ROWS = 24

@@ -9,12 +9,9 @@ from .helpers import changes_frame, client_for, conversation_tables, successful_
 
 PROFILES = [
     (),
-    ("conversation_without_tags",),
-    ("conversation_as_array",),
     ("conversation_without_tags", "conversation_as_array"),
     ("tags_put_merges",),
-    ("tags_put_merges", "conversation_without_tags"),
-    ("tags_put_merges", "conversation_as_array", "conversations_without_uid"),
+    ("tags_put_merges", "conversation_without_tags", "conversations_without_uid"),
 ]
 
 
