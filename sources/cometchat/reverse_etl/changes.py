@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -301,7 +302,8 @@ def _clean_tags(items: list[Any]) -> list[str]:
     for position, item in enumerate(items, start=1):
         if not isinstance(item, str):
             raise ValueError(f"tag {position} is not a string: {item!r}")
-        tag = item.strip()
+        # Interned: the same few tags repeat over thousands of rows, one copy each is enough.
+        tag = sys.intern(item.strip())
         if not tag:
             raise ValueError(f"tag {position} is blank")
         if len(tag) > MAX_TAG_LENGTH:
@@ -331,7 +333,7 @@ def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
             canonical = conversation_id if first == low else f"{first}{USER_SEPARATOR}{second}"
             return ConversationRef("user", canonical, high if viewer == low else low)
     if conversation_id.startswith(GROUP_PREFIX) and len(conversation_id) > len(GROUP_PREFIX):
-        return ConversationRef("group", conversation_id, conversation_id[len(GROUP_PREFIX) :])
+        return ConversationRef("group", conversation_id, sys.intern(conversation_id[len(GROUP_PREFIX) :]))
     if sides:
         raise ValueError(f"{viewer} is not a participant of the user conversation {conversation_id}")
     raise ValueError(

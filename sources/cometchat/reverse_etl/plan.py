@@ -10,6 +10,7 @@ that holds prefixed tags the input no longer names.
 """
 
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -213,7 +214,7 @@ def single_conversation(data: Any) -> TDataItem | None:
 
 
 def _tags_of(conversation: Mapping[str, Any]) -> list[str]:
-    return [str(tag) for tag in conversation.get("tags") or []]
+    return [sys.intern(str(tag)) for tag in conversation.get("tags") or []]
 
 
 def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> ConversationRef:
