@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import tag_sync
-from pipelines.loading import build_pipeline, duckdb_credentials
+from pipelines.loading import build_pipeline, capped_duckdb
 from sources.cometchat import CometChatClient, CometChatCredentials
 from sources.cometchat.reverse_etl import read_changes_csv, write_report
 
@@ -36,10 +36,8 @@ def main() -> int:
         app_id=args.app_id, api_key=os.environ["COMETCHAT_BENCH_API_KEY"], base_url=args.base_url
     )
     client = CometChatClient(credentials, requests_per_minute=1e7, max_workers=8)
-    import dlt
-
     pipeline = build_pipeline(
-        dlt.destinations.duckdb(duckdb_credentials(args.workdir / "bench_data.duckdb")),
+        capped_duckdb(args.workdir / "bench.duckdb"),
         pipelines_dir=str(args.workdir / "pipelines"),
         progress=None,
     )
