@@ -3,6 +3,8 @@
     python -m pipelines.bench                 # 200k messages, 5,000 tag changes (a few minutes)
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
+    python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
+    python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
 against the same emulator data; each contender loads in its own process.
@@ -13,9 +15,19 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, throughput
+from pipelines.bench.scenarios import (
+    SIZES,
+    emulator_alone,
+    notebook,
+    rate_limited,
+    reverse_etl,
+    tag_file,
+    throughput,
+)
 
 RESULTS = Path("bench-results")
+# Runs only when named with --only: it repeats what tests/notebooks checks, at a size that takes minutes.
+ON_REQUEST = {"notebook"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
-        "--only", choices=["emulator", "throughput", "rate_limited", "reverse_etl"], action="append"
+        "--only",
+        choices=["emulator", "throughput", "rate_limited", "reverse_etl", "tag_file", "notebook"],
+        action="append",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -36,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": throughput,
         "rate_limited": rate_limited,
         "reverse_etl": reverse_etl,
+        "tag_file": tag_file,
+        "notebook": notebook,
     }
     results = {}
     for name, scenario in scenarios.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (not args.only and name in ON_REQUEST):
             continue
         print(f"== {name} ...", file=sys.stderr, flush=True)
         results[name] = scenario(sizes)
