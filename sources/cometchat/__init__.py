@@ -13,6 +13,7 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
+from .arrow_pages import MessagePages, with_child_tables
 from .changes import TRow, only_changed
 from .client import CometChatClient, group_path
 from .columns import (
@@ -20,7 +21,6 @@ from .columns import (
     GROUP_COLUMNS,
     MEMBER_COLUMNS,
     MESSAGE_COLUMNS,
-    MESSAGE_NESTED_HINTS,
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
@@ -38,7 +38,6 @@ from .shaping import (
     shape_conversation,
     shape_group,
     shape_member,
-    shape_message,
     shape_user,
 )
 
@@ -219,26 +218,23 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         primary_key="id",
         write_disposition="merge",
         columns=MESSAGE_COLUMNS,
-        nested_hints=MESSAGE_NESTED_HINTS,
     )
-    def messages_resource() -> Iterator[list[TRow]]:
+    def messages_resource() -> Iterator[Any]:
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
         state["more"] = False
         loaded = 0
+        pages = MessagePages()
         for page in client.messages("messages", {"withTags": "true"}, after=after):
             originals = ((int(message["id"]), message) for message in page)
-            yield [
-                shape_message(message) | {"version_id": version}
-                for version, message in chain(originals, _changed_messages(client, page))
-            ]
+            yield from pages.tables(chain(originals, _changed_messages(client, page)))
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
             if loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
                 return
 
-    return messages_resource
+    return with_child_tables(messages_resource)
 
 
 def more_messages(pipeline: dlt.Pipeline) -> bool:
