@@ -25,6 +25,7 @@ from .columns import (
 )
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatNotFoundError
+from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_REGION,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -224,15 +225,16 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         after = tuple(state["cursor"]) if "cursor" in state else None
         state["more"] = False
         loaded = 0
-        pages = MessagePages()
-        for page in client.messages("messages", {"withTags": "true"}, after=after):
+        tables = MessagePages()
+        for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
             originals = ((int(message["id"]), message) for message in page)
-            yield from pages.tables(chain(originals, _changed_messages(client, page)))
+            yield from tables.add(chain(originals, _changed_messages(client, page)))
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
             if loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
-                return
+                break
+        yield from tables.flush()
 
     return with_child_tables(messages_resource)
 

@@ -30,10 +30,12 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
-from .shaping import TRow, shape_message
+from .shaping import TRow
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 SUPERSEDED = "_superseded"
+# Message copies per arrow table: 20 pages of 1,000, a few tens of MB.
+BATCH_SIZE = 20_000
 
 # Fields of a message and of its `data` that the named columns and child tables already hold; any
 # other field becomes a column of its own (a field the API adds later lands as a new column).
@@ -112,85 +114,200 @@ def with_child_tables(resource: DltResource) -> DltResource:
 
 
 class MessagePages:
-    """Turns pages of message copies into one arrow table per table. One instance per run: it remembers
-    the longest child list of each kind seen so far, which bounds the surplus rows a newer copy drops."""
+    """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
+    at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
 
-    def __init__(self) -> None:
+    Values go straight from the API's JSON into per-column lists; the shapes are those of `shaping.py`.
+    One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
+    surplus rows a newer copy drops.
+    """
+
+    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+        self.batch_size = batch_size
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
+        self._new_batch()
 
-    def tables(self, copies: Iterable[tuple[int, TRow]]) -> Iterator[Any]:
-        """(version_id, raw message) pairs -> the `messages` table, then each non-empty child table."""
-        roots: list[TRow] = []
-        children: dict[str, list[TRow]] = {kind: [] for kind in CHILD_KINDS}
-        extras: dict[str, list[Any]] = {}
+    def add(self, copies: Iterable[tuple[int, TRow]]) -> Iterator[Any]:
+        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full."""
         for version, message in copies:
-            row = shape_message(message)
-            message_id = row["id"]
-            copy_id = f"{message_id}:{version}"
-            row["version_id"], row["_dlt_id"] = version, copy_id
-            for kind in CHILD_KINDS:
-                items = row.pop(kind, [])
-                if kind == "tags":
-                    items = [{"message_id": message_id, "value": value} for value in items]
-                rows = children[kind]
-                for index, item in enumerate(items):
-                    rows.append(_linked(item, copy_id, index, version))
-                if version != message_id:
-                    # A changed copy replaces the stored rows and those of earlier copies in this load; at
-                    # least one flagged row, so that a copy with no rows left still clears the stored ones.
-                    for index in range(len(items), max(self.longest[kind], len(items) + 1)):
-                        rows.append(_superseding(message_id, copy_id, index, version))
-                self.longest[kind] = max(self.longest[kind], len(items))
-            _collect_extras(message, extras, len(roots))
-            roots.append(row)
-        if not roots:
+            self._add(version, message)
+        if self._count >= self.batch_size:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Any]:
+        """The `messages` table of what was added, then each non-empty child table."""
+        if not self._count:
             return
+        roots, children, extras, count = self._roots, self._children, self._extras, self._count
+        self._new_batch()
         messages = _table(roots, ROOT_COLUMNS)
         for name, values in extras.items():
-            values.extend([None] * (len(roots) - len(values)))
+            values.extend([None] * (count - len(values)))
             messages = messages.append_column(name, _extra_array(values))
         yield messages
         for kind in CHILD_KINDS:
-            if children[kind]:
+            if children[kind]["message_id"]:
                 yield dlt.mark.with_table_name(_table(children[kind], CHILD_COLUMNS[kind]), child_table(kind))
 
+    def _new_batch(self) -> None:
+        self._count = 0
+        self._roots: dict[str, list[Any]] = {name: [] for name in ROOT_COLUMNS}
+        self._children: dict[str, dict[str, list[Any]]] = {
+            kind: {name: [] for name in CHILD_COLUMNS[kind]} for kind in CHILD_KINDS
+        }
+        self._extras: dict[str, list[Any]] = {}
 
-def _linked(item: TRow, copy_id: str, index: int, version: int) -> TRow:
-    return item | {
-        "_dlt_root_id": copy_id,
-        "_dlt_parent_id": copy_id,
-        "_dlt_list_idx": index,
-        "_dlt_id": f"{copy_id}:{index}",
-        "version_id": version,
-    }
+    def _add(self, version: int, message: TRow) -> None:
+        data = message.get("data") or {}
+        message_id = int(message["id"])
+        copy_id = f"{message_id}:{version}"
+        root = self._roots
+        for name, field in _MESSAGE_FIELDS:
+            root[name].append(message.get(field))
+        for name, field in _DATA_FIELDS:
+            root[name].append(data.get(field))
+        for name, field in _MESSAGE_TIMES:
+            root[name].append(_int(message.get(field)))
+        root["id"].append(message_id)
+        root["parent_id"].append(_int(message.get("parentId")))
+        root["version_id"].append(version)
+        root["_dlt_id"].append(copy_id)
+
+        link = (message_id, copy_id, version)
+        self._children_of("entities", link, _entity_rows(data.get("entities")))
+        self._children_of("attachments", link, _attachment_rows(data.get("attachments")))
+        # The docs put reactions inside `data` in examples and at the top level in the schema.
+        reactions = data.get("reactions") or message.get("reactions")
+        self._children_of("reactions", link, _reaction_rows(reactions))
+        self._children_of("mentions", link, _mention_rows(data.get("mentions")))
+        self._children_of("tags", link, [(value,) for value in message.get("tags") or ()])
+        _collect_extras(message, data, self._extras, self._count)
+        self._count += 1
+
+    def _children_of(self, kind: str, link: tuple[int, str, int], rows: list[tuple]) -> None:
+        message_id, copy_id, version = link
+        columns = self._children[kind]
+        targets = [columns[name] for name in _CHILD_FIELDS[kind]]
+        superseding = max(self.longest[kind], len(rows) + 1) if version != message_id else len(rows)
+        for index in range(superseding):
+            columns["message_id"].append(message_id)
+            columns["_dlt_list_idx"].append(index)
+            columns["_dlt_id"].append(f"{copy_id}:{index}")
+            columns["version_id"].append(version)
+            if index < len(rows):
+                columns["_dlt_root_id"].append(copy_id)
+                columns["_dlt_parent_id"].append(copy_id)
+                columns[SUPERSEDED].append(None)
+                for target, value in zip(targets, rows[index], strict=True):
+                    target.append(value)
+            else:
+                # A changed copy replaces the stored rows and those of earlier copies in this load; at
+                # least one flagged row, so that a copy with no rows left still clears the stored ones.
+                columns["_dlt_root_id"].append(None)
+                columns["_dlt_parent_id"].append(None)
+                columns[SUPERSEDED].append(True)
+                for target in targets:
+                    target.append(None)
+        self.longest[kind] = max(self.longest[kind], len(rows))
 
 
-def _superseding(message_id: int, copy_id: str, index: int, version: int) -> TRow:
-    return {
-        "message_id": message_id,
-        "_dlt_list_idx": index,
-        "_dlt_id": f"{copy_id}:{index}",
-        "version_id": version,
-        SUPERSEDED: True,
-    }
+_MESSAGE_FIELDS = (
+    ("conversation_id", "conversationId"),
+    ("sender", "sender"),
+    ("receiver_type", "receiverType"),
+    ("receiver", "receiver"),
+    ("category", "category"),
+    ("type", "type"),
+    ("edited_by", "editedBy"),
+    ("deleted_by", "deletedBy"),
+)
+_DATA_FIELDS = (
+    ("text", "text"),
+    ("action", "action"),
+    ("metadata", "metadata"),
+    ("custom_data", "customData"),
+)
+_MESSAGE_TIMES = (
+    ("sent_at", "sentAt"),
+    ("updated_at", "updatedAt"),
+    ("edited_at", "editedAt"),
+    ("deleted_at", "deletedAt"),
+)
+# Scalar fields of user and group entities kept on `messages__entities` rows (as in shaping.py).
+_ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope", "role")
+_CHILD_FIELDS = {
+    "entities": (
+        "role", "entity_type", "entity_id",
+        "name", "avatar", "icon", "link", "status", "type", "owner", "scope", "user_role",
+    ),
+    "attachments": ("url", "name", "mime_type", "extension", "size"),
+    "reactions": ("reaction", "count"),
+    "mentions": ("uid", "name"),
+    "tags": ("value",),
+}  # fmt: skip
+_NO_ENTITY_FIELDS = (None,) * len(_ENTITY_FIELDS)
 
 
-def _table(rows: list[TRow], columns: TTableSchemaColumns) -> pa.Table:
+def _int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _entity_rows(entities: Any) -> list[tuple]:
+    if not isinstance(entities, dict):
+        return []
+    rows = []
+    for role, wrapper in entities.items():
+        if not isinstance(wrapper, dict):
+            continue
+        entity = wrapper.get("entity") or {}
+        entity_type = wrapper.get("entityType")
+        entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
+        if entity_type in ("user", "group"):
+            fields = tuple(entity.get(field) for field in _ENTITY_FIELDS)
+        else:
+            fields = _NO_ENTITY_FIELDS
+        rows.append((role, entity_type, entity_id, *fields))
+    return rows
+
+
+def _attachment_rows(attachments: Any) -> list[tuple]:
+    return [
+        (a.get("url"), a.get("name"), a.get("mimeType"), a.get("extension"), _int(a.get("size")))
+        for a in attachments or ()
+    ]
+
+
+def _reaction_rows(reactions: Any) -> list[tuple]:
+    return [(r.get("reaction"), _int(r.get("count"))) for r in reactions or ()]
+
+
+def _mention_rows(mentions: Any) -> list[tuple]:
+    # A map uid -> user in webhook payloads; tolerate a list of users too.
+    users = mentions.values() if isinstance(mentions, dict) else mentions or ()
+    return [(u.get("uid"), u.get("name")) for u in users]
+
+
+def _table(columns: dict[str, list[Any]], schema: TTableSchemaColumns) -> pa.Table:
     arrays, fields = [], []
-    for name, column in columns.items():
-        values = [row.get(name) for row in rows]
+    for name, column in schema.items():
+        values = columns[name]
         data_type = column["data_type"]
         if data_type == "json":
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
-        arrays.append(pa.array(values, type=_ARROW_TYPES[data_type]))
+            array = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        elif data_type == "timestamp":  # epoch seconds
+            array = (
+                pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES[data_type])
+            )
+        else:
+            array = pa.array(values, _ARROW_TYPES[data_type])
+        arrays.append(array)
         fields.append(pa.field(name, _ARROW_TYPES[data_type], nullable=column.get("nullable", True)))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _collect_extras(message: TRow, extras: dict[str, list[Any]], position: int) -> None:
+def _collect_extras(message: TRow, data: TRow, extras: dict[str, list[Any]], position: int) -> None:
     """Fields no column holds yet, each under a snake_case name (`data__` for fields inside `data`)."""
     found = [(key, value) for key, value in message.items() if key not in _KNOWN_FIELDS]
-    data = message.get("data")
     if isinstance(data, dict):
         found += [(f"data__{key}", value) for key, value in data.items() if key not in _KNOWN_DATA_FIELDS]
     for key, value in found:

@@ -119,7 +119,10 @@ def test_a_field_that_appears_later_lands_as_a_new_column(pipeline, client, requ
 
 def test_every_child_table_is_an_arrow_table_with_the_documented_links():
     pages = MessagePages()
-    tables = list(pages.tables([(10, message(10, 100, "hi", tags=["a"], reactions=["x"]))]))
+    assert (
+        list(pages.add([(10, message(10, 100, "hi", tags=["a"], reactions=["x"]))])) == []
+    )  # batch not full
+    tables = list(pages.flush())
     assert isinstance(tables[0], pa.Table)
     assert tables[0].column("sent_at").type == pa.timestamp("us", tz="UTC")
     names = [t.meta.table_name for t in tables[1:]]
