@@ -73,13 +73,6 @@ _LINKS: TTableSchemaColumns = {
 
 ROOT_COLUMNS: TTableSchemaColumns = {**MESSAGE_COLUMNS, **_column("_dlt_id", "text", unique=True)}
 
-CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
-    kind: {**_LINKS, **MESSAGE_NESTED_HINTS[kind]["columns"]}  # type: ignore[dict-item]
-    for kind in CHILD_KINDS
-    if kind != "tags"
-}
-CHILD_COLUMNS["tags"] = {**_LINKS, **_column("value", "text")}
-
 
 def child_table(kind: str) -> str:
     return f"messages__{kind}"
@@ -131,108 +124,93 @@ class MessagePages:
         """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full."""
         for version, message in copies:
             self._add(version, message)
-        if self._count >= self.batch_size:
+        if len(self._roots) >= self.batch_size:
             yield from self.flush()
 
     def flush(self) -> Iterator[Any]:
         """The `messages` table of what was added, then each non-empty child table."""
-        if not self._count:
+        if not self._roots:
             return
-        roots, children, extras, count = self._roots, self._children, self._extras, self._count
+        roots, children, extras = self._roots, self._children, self._extras
         self._new_batch()
         messages = _table(roots, ROOT_COLUMNS)
         for name, values in extras.items():
-            values.extend([None] * (count - len(values)))
+            values.extend([None] * (len(roots) - len(values)))
             messages = messages.append_column(name, _extra_array(values))
         yield messages
         for kind in CHILD_KINDS:
-            if children[kind]["message_id"]:
+            if children[kind]:
                 yield dlt.mark.with_table_name(_table(children[kind], CHILD_COLUMNS[kind]), child_table(kind))
 
     def _new_batch(self) -> None:
-        self._count = 0
-        self._roots: dict[str, list[Any]] = {name: [] for name in ROOT_COLUMNS}
-        self._children: dict[str, dict[str, list[Any]]] = {
-            kind: {name: [] for name in CHILD_COLUMNS[kind]} for kind in CHILD_KINDS
-        }
+        # Rows are tuples in the order of ROOT_COLUMNS / CHILD_COLUMNS, turned into columns at the end.
+        self._roots: list[tuple] = []
+        self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
     def _add(self, version: int, message: TRow) -> None:
-        data = message.get("data") or {}
+        get = message.get
+        data = get("data") or {}
         message_id = int(message["id"])
         copy_id = f"{message_id}:{version}"
-        root = self._roots
-        for name, field in _MESSAGE_FIELDS:
-            root[name].append(message.get(field))
-        for name, field in _DATA_FIELDS:
-            root[name].append(data.get(field))
-        for name, field in _MESSAGE_TIMES:
-            root[name].append(_int(message.get(field)))
-        root["id"].append(message_id)
-        root["parent_id"].append(_int(message.get("parentId")))
-        root["version_id"].append(version)
-        root["_dlt_id"].append(copy_id)
-
-        link = (message_id, copy_id, version)
-        self._children_of("entities", link, _entity_rows(data.get("entities")))
-        self._children_of("attachments", link, _attachment_rows(data.get("attachments")))
+        self._roots.append(
+            (
+                message_id,
+                get("conversationId"),
+                _int(get("parentId")),
+                get("sender"),
+                get("receiverType"),
+                get("receiver"),
+                get("category"),
+                get("type"),
+                data.get("text"),
+                data.get("action"),
+                data.get("metadata"),
+                data.get("customData"),
+                _int(get("sentAt")),
+                _int(get("updatedAt")),
+                _int(get("editedAt")),
+                get("editedBy"),
+                _int(get("deletedAt")),
+                get("deletedBy"),
+                version,
+                copy_id,
+            )
+        )
+        changed = version != message_id
+        self._children_of(
+            "entities", message_id, copy_id, version, changed, _entity_rows(data.get("entities"))
+        )
+        self._children_of(
+            "attachments", message_id, copy_id, version, changed, _attachment_rows(data.get("attachments"))
+        )
         # The docs put reactions inside `data` in examples and at the top level in the schema.
-        reactions = data.get("reactions") or message.get("reactions")
-        self._children_of("reactions", link, _reaction_rows(reactions))
-        self._children_of("mentions", link, _mention_rows(data.get("mentions")))
-        self._children_of("tags", link, [(value,) for value in message.get("tags") or ()])
-        _collect_extras(message, data, self._extras, self._count)
-        self._count += 1
+        reactions = _reaction_rows(data.get("reactions") or get("reactions"))
+        self._children_of("reactions", message_id, copy_id, version, changed, reactions)
+        self._children_of(
+            "mentions", message_id, copy_id, version, changed, _mention_rows(data.get("mentions"))
+        )
+        tags = [(value,) for value in get("tags") or ()]
+        self._children_of("tags", message_id, copy_id, version, changed, tags)
+        _collect_extras(message, data, self._extras, len(self._roots) - 1)
 
-    def _children_of(self, kind: str, link: tuple[int, str, int], rows: list[tuple]) -> None:
-        message_id, copy_id, version = link
-        columns = self._children[kind]
-        targets = [columns[name] for name in _CHILD_FIELDS[kind]]
-        superseding = max(self.longest[kind], len(rows) + 1) if version != message_id else len(rows)
-        for index in range(superseding):
-            columns["message_id"].append(message_id)
-            columns["_dlt_list_idx"].append(index)
-            columns["_dlt_id"].append(f"{copy_id}:{index}")
-            columns["version_id"].append(version)
-            if index < len(rows):
-                columns["_dlt_root_id"].append(copy_id)
-                columns["_dlt_parent_id"].append(copy_id)
-                columns[SUPERSEDED].append(None)
-                for target, value in zip(targets, rows[index], strict=True):
-                    target.append(value)
-            else:
-                # A changed copy replaces the stored rows and those of earlier copies in this load; at
-                # least one flagged row, so that a copy with no rows left still clears the stored ones.
-                columns["_dlt_root_id"].append(None)
-                columns["_dlt_parent_id"].append(None)
-                columns[SUPERSEDED].append(True)
-                for target in targets:
-                    target.append(None)
-        self.longest[kind] = max(self.longest[kind], len(rows))
+    def _children_of(
+        self, kind: str, message_id: int, copy_id: str, version: int, changed: bool, rows: list[tuple]
+    ) -> None:
+        target = self._children[kind]
+        for index, fields in enumerate(rows):
+            target.append((message_id, copy_id, copy_id, index, f"{copy_id}:{index}", version, None, *fields))
+        longest = self.longest[kind]
+        if changed:
+            # A changed copy replaces the stored rows and those of earlier copies in this load; at least
+            # one flagged row, so that a copy with no rows left still clears the stored ones.
+            blank = _BLANK[kind]
+            for index in range(len(rows), max(longest, len(rows) + 1)):
+                target.append((message_id, None, None, index, f"{copy_id}:{index}", version, True, *blank))
+        if len(rows) > longest:
+            self.longest[kind] = len(rows)
 
 
-_MESSAGE_FIELDS = (
-    ("conversation_id", "conversationId"),
-    ("sender", "sender"),
-    ("receiver_type", "receiverType"),
-    ("receiver", "receiver"),
-    ("category", "category"),
-    ("type", "type"),
-    ("edited_by", "editedBy"),
-    ("deleted_by", "deletedBy"),
-)
-_DATA_FIELDS = (
-    ("text", "text"),
-    ("action", "action"),
-    ("metadata", "metadata"),
-    ("custom_data", "customData"),
-)
-_MESSAGE_TIMES = (
-    ("sent_at", "sentAt"),
-    ("updated_at", "updatedAt"),
-    ("edited_at", "editedAt"),
-    ("deleted_at", "deletedAt"),
-)
 # Scalar fields of user and group entities kept on `messages__entities` rows (as in shaping.py).
 _ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope", "role")
 _CHILD_FIELDS = {
@@ -246,6 +224,13 @@ _CHILD_FIELDS = {
     "tags": ("value",),
 }  # fmt: skip
 _NO_ENTITY_FIELDS = (None,) * len(_ENTITY_FIELDS)
+_NESTED_COLUMNS = {kind: MESSAGE_NESTED_HINTS[kind]["columns"] for kind in CHILD_KINDS if kind != "tags"}
+_NESTED_COLUMNS["tags"] = _column("value", "text")
+CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
+    kind: {**_LINKS, **{name: _NESTED_COLUMNS[kind][name] for name in fields}}  # type: ignore[dict-item]
+    for kind, fields in _CHILD_FIELDS.items()
+}
+_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_FIELDS.items()}
 
 
 def _int(value: Any) -> int | None:
@@ -287,10 +272,10 @@ def _mention_rows(mentions: Any) -> list[tuple]:
     return [(u.get("uid"), u.get("name")) for u in users]
 
 
-def _table(columns: dict[str, list[Any]], schema: TTableSchemaColumns) -> pa.Table:
+def _table(rows: list[tuple], schema: TTableSchemaColumns) -> pa.Table:
     arrays, fields = [], []
-    for name, column in schema.items():
-        values = columns[name]
+    for column_values, (name, column) in zip(zip(*rows, strict=True), schema.items(), strict=True):
+        values = list(column_values)  # pyarrow reads a list about 25x faster than a tuple
         data_type = column["data_type"]
         if data_type == "json":
             array = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
