@@ -75,6 +75,8 @@ class Admin:
                 return {"id": self.store.edit_message(message_id, str(body["text"]))}
             case ("POST", "messages", message_id, "delete"):
                 return {"id": self.store.delete_message(message_id)}
+            case ("POST", "messages", message_id, "react"):
+                return {"updatedAt": self.store.react(message_id, body.get("reaction"))}
             case ("PUT", "conversation_tags"):
                 tags = self.store.set_conversation_tags(body["viewer"], body["conversation_id"], body["tags"])
                 return {"tags": tags}
@@ -83,6 +85,12 @@ class Admin:
                 return {"ok": True}
             case ("DELETE", "groups", guid):
                 self.store.delete_group(guid)
+                return {"ok": True}
+            case ("DELETE", "groups", guid, "members", uid):
+                self.store.delete_member(guid, uid)
+                return {"ok": True}
+            case ("DELETE", "conversations", viewer, conversation_id):
+                self.store.delete_conversation(viewer, conversation_id)
                 return {"ok": True}
         raise AdminError(404, f"unknown admin route {method} /__admin/{'/'.join(segments)}")
 
@@ -97,10 +105,14 @@ class Admin:
     def _stream(self, head: dict[str, Any], count: int) -> Iterator[bytes]:
         """The same JSON object with `messages` appended, rendered batch by batch to bound memory."""
         yield orjson.dumps(head)[:-1] + b',"messages":['
+        separator = b""
         for start in range(0, count, TRUTH_BATCH):
             with self.store.lock:
-                batch = self.render.messages(
-                    list(range(start, min(count, start + TRUTH_BATCH))), with_tags=True
-                )
-            yield (b"," if start else b"") + orjson.dumps(batch)[1:-1]
+                visible = [
+                    i for i in range(start, min(count, start + TRUTH_BATCH)) if self.store.visible_message(i)
+                ]
+                batch = self.render.messages(visible, with_tags=True)
+            if batch:
+                yield separator + orjson.dumps(batch)[1:-1]
+                separator = b","
         yield b"]}"

@@ -14,6 +14,7 @@ import orjson
 from . import errors
 from .config import EmulatorConfig
 from .model import Conversation, Group, User
+from .profiles import SHIFTING_TOUCHES
 from .render import Renderer
 from .selection import CATEGORIES, TYPES, MessageQuery
 from .store import Store
@@ -89,6 +90,8 @@ class Api:
         self.store = store
         self.render = renderer
         self.api_key = config.effective_api_key
+        self.behaviour = store.behaviour
+        self._shifts_left = SHIFTING_TOUCHES
         self.routes = [
             Route("GET", "/users", self.list_users),
             Route("GET", "/users/{uid}", self.get_user),
@@ -164,9 +167,8 @@ class Api:
             raise errors.guid_not_found(guid)
         return group
 
-    @staticmethod
-    def _page_params(params: Params) -> tuple[int, int]:
-        per_page = params.integer("perPage", 100, 1, MAX_PAGE_SIZE)
+    def _page_params(self, params: Params) -> tuple[int, int]:
+        per_page = self.behaviour.page_size(params.integer("perPage", 100, 1, MAX_PAGE_SIZE))
         page = params.integer("page", 1, 1)
         return per_page, page
 
@@ -204,7 +206,10 @@ class Api:
         if groups:
             last = groups[-1]
             meta["cursor"] = {"updatedAt": last.updated_at or last.created_at, "affix": "prepend"}
-        return {"data": [self.render.group(g.index, with_tags, viewer_index) for g in groups], "meta": meta}
+        data: Any = [self.render.group(g.index, with_tags, viewer_index) for g in groups]
+        if "keyed_group_data" in self.behaviour:
+            data = {str(n): group for n, group in enumerate(data)}
+        return {"data": data, "meta": meta}
 
     def get_group(self, request: Request, values: list[str]) -> dict[str, Any]:
         viewer = self._viewer(request)
@@ -234,12 +239,22 @@ class Api:
         entity_tags = params.boolean("withUserAndGroupTags")
         unread_only = params.boolean("unread")
         convs = self.store.data.conversations
-        rows = self.store.conversation_rows(viewer.index if viewer else None)
-        if conversation_type is not None:
-            want_group = conversation_type == "group"
-            rows = [row for row in rows if convs[row[1]].is_group == want_group]
-        if unread_only:
-            rows = [row for row in rows if self.store.viewer_state(row[0], convs[row[1]]).unread]
+
+        def listed() -> list[tuple[int, int]]:
+            rows = self.store.conversation_rows(viewer.index if viewer else None, listed=True)
+            if conversation_type is not None:
+                want_group = conversation_type == "group"
+                rows = [row for row in rows if convs[row[1]].is_group == want_group]
+            if unread_only:
+                rows = [row for row in rows if self.store.viewer_state(row[0], convs[row[1]]).unread]
+            return rows
+
+        rows = listed()
+        shifting = viewer is None and page > 1 and "conversations_shifting" in self.behaviour
+        if shifting and self._shifts_left > 0:
+            self._shifts_left -= 1
+            self.store.shift_oldest_conversation(rows)
+            rows = listed()
         page_rows, has_more = self._page(rows, per_page, page)
         data = [
             self.render.conversation(
@@ -247,11 +262,13 @@ class Api:
                 convs[c],
                 with_tags=with_tags,
                 receipts=True,
-                include_uid=viewer is None,
+                include_uid=viewer is None and "conversations_without_uid" not in self.behaviour,
                 entity_tags=entity_tags,
             )
             for v, c in page_rows
         ]
+        if "numeric_ids" in self.behaviour:
+            data = [_numeric_conversation(row) for row in data]
         return {"data": data, "meta": {"pagination": pagination(len(data), per_page, page, has_more)}}
 
     def _user_conversation(self, request: Request, uid: str) -> tuple[User, Conversation]:
@@ -272,7 +289,12 @@ class Api:
         return viewer, conv
 
     def _conversation_body(self, viewer: User, conv: Conversation, receipts: bool) -> dict[str, Any]:
-        return {"data": self.render.conversation(viewer.index, conv, with_tags=True, receipts=receipts)}
+        row = self.render.conversation(viewer.index, conv, with_tags=True, receipts=receipts)
+        if "conversation_without_tags" in self.behaviour:
+            row = {key: value for key, value in row.items() if key != "tags"}
+        if "numeric_ids" in self.behaviour:
+            row = _numeric_conversation(row)
+        return {"data": [row] if "conversation_as_array" in self.behaviour else row}
 
     def _replace_tags(self, request: Request, viewer: User, conv: Conversation) -> dict[str, Any]:
         body = request.json_body()
@@ -281,7 +303,11 @@ class Api:
         problems = validate_tags(body.get("tags"))
         if problems:
             raise errors.bad_request(problems)
-        self.store.replace_tags(viewer.index, conv, body["tags"])
+        tags = body["tags"]
+        if "tags_put_merges" in self.behaviour:
+            current = self.store.viewer_state(viewer.index, conv).tags
+            tags = [*current, *(tag for tag in tags if tag not in current)]
+        self.store.replace_tags(viewer.index, conv, tags)
         return self._conversation_body(viewer, conv, receipts=True)
 
     def get_user_conversation(self, request: Request, values: list[str]) -> dict[str, Any]:
@@ -303,12 +329,23 @@ class Api:
     # -- messages -----------------------------------------------------------------------------------------
 
     def _message_query(self, params: Params, limit_default: int = 10) -> MessageQuery:
-        limit = params.integer("limit", limit_default, 1, MAX_PAGE_SIZE)
+        behaviour = self.behaviour
+        limit = behaviour.page_size(params.integer("limit", limit_default, 1, MAX_PAGE_SIZE))
         affix = params.choice("affix", ("append", "prepend"), "append")
         anchor_id = params.optional_integer("id", 0)
         anchor_sent = params.optional_integer("sentAt", 0)
         from_ts = params.optional_integer("fromTimestamp", 0)
         to_ts = params.optional_integer("toTimestamp", 0)
+        updated_after = params.optional_integer("updatedAt", 0)
+        only_updates = params.boolean("onlyUpdates")
+        if only_updates and updated_after is None:
+            raise errors.bad_request({"onlyUpdates": ["The onlyUpdates field requires updatedAt."]})
+        if "anchor_ignores_id" in behaviour:
+            anchor_id = None
+        if "unanchored_newest" in behaviour:
+            from_ts = from_ts or None
+            if anchor_id is None and anchor_sent is None and from_ts is None and updated_after is None:
+                affix = "prepend"  # no usable anchor: the newest page, as a prepend request would get
         hide_deleted, only_deleted = params.boolean("hideDeleted"), params.boolean("onlyDeleted")
         if hide_deleted and only_deleted:
             raise errors.bad_request(
@@ -336,6 +373,10 @@ class Api:
             types=types | frozenset([message_type] if message_type else []),
             sender=sender_index,
             receiver_type=params.optional_choice("receiverType", ("user", "group")),
+            updated_after=updated_after,
+            only_updates=only_updates,
+            anchor_inclusive="anchor_inclusive" in behaviour,
+            hide_message_actions="edits_without_actions" in behaviour,
         )
 
     def _cursor_meta(self, query: MessageQuery, rows: list[int]) -> dict[str, Any]:
@@ -346,16 +387,27 @@ class Api:
             following: dict[str, Any] = {"affix": "append", "sentAt": sent[last]}
             if query.from_ts is not None:
                 following["fromTimestamp"] = str(query.from_ts)
-            following["id"] = str(last + 1)
+            numeric = "numeric_ids" in self.behaviour
+            following["id"] = last + 1 if numeric else str(last + 1)
             meta["next"] = following
-            meta["previous"] = {"affix": "prepend", "sentAt": sent[first], "id": str(first + 1)}
+            meta["previous"] = {
+                "affix": "prepend",
+                "sentAt": sent[first],
+                "id": first + 1 if numeric else str(first + 1),
+            }
         return meta
+
+    def _messages(self, rows: list[int], with_tags: bool) -> list[dict[str, Any]]:
+        messages = self.render.messages(rows, with_tags)
+        if "numeric_ids" in self.behaviour:
+            return [_numeric_message(message) for message in messages]
+        return messages
 
     def _message_list(self, request: Request, sources: list[Sequence[int]] | None) -> dict[str, Any]:
         query = self._message_query(request.params)
         with_tags = request.params.boolean("withTags")
         rows = self.store.select_messages(sources, query)
-        return {"data": self.render.messages(rows, with_tags), "meta": self._cursor_meta(query, rows)}
+        return {"data": self._messages(rows, with_tags), "meta": self._cursor_meta(query, rows)}
 
     def list_messages(self, request: Request, _: list[str]) -> dict[str, Any]:
         viewer = self._viewer(request)
@@ -396,12 +448,12 @@ class Api:
         if rows:
             edge = rows[0] if query.prepend else rows[-1]
             meta["cursor"] = {"id": edge + 1, "affix": query.affix}
-        return {"data": self.render.messages(rows, params.boolean("withTags")), "meta": meta}
+        return {"data": self._messages(rows, params.boolean("withTags")), "meta": meta}
 
     def _visible_message(self, request: Request, message_id: str) -> int:
         viewer = self._viewer(request)
         index = self.store.message_index(message_id)
-        if index is None:
+        if index is None or not self.store.visible_message(index):
             raise errors.message_not_found(message_id)
         conv = self.store.data.conversations[self.store.messages.conv[index]]
         if viewer is not None and not self.store.is_participant(viewer.index, conv):
@@ -410,7 +462,7 @@ class Api:
 
     def get_message(self, request: Request, values: list[str]) -> dict[str, Any]:
         index = self._visible_message(request, values[0])
-        return {"data": self.render.message(index, request.params.boolean("withTags"))}
+        return {"data": self._messages([index], request.params.boolean("withTags"))[0]}
 
     def thread_messages(self, request: Request, values: list[str]) -> dict[str, Any]:
         parent = self._visible_message(request, values[0])
@@ -422,7 +474,7 @@ class Api:
         replies = self.store.data.replies.get(parent)
         rows = self.store.select_messages([replies] if replies is not None else [], query)
         return {
-            "data": self.render.messages(rows, params.boolean("withTags")),
+            "data": self._messages(rows, params.boolean("withTags")),
             "meta": self._cursor_meta(query, rows),
         }
 
@@ -440,3 +492,22 @@ def _host_label(host: str) -> str | None:
         return None
     except ValueError:
         return hostname.split(".")[0]
+
+
+def _numeric_message(message: dict[str, Any]) -> dict[str, Any]:
+    """Profile numeric_ids: the message's id and parentId (and a carried message's) as integers."""
+    message = {**message, "id": int(message["id"])}
+    if "parentId" in message:
+        message["parentId"] = int(message["parentId"])
+    on = message["data"].get("entities", {}).get("on")
+    if on and on.get("entityType") == "message":
+        entities = {**message["data"]["entities"], "on": {**on, "entity": _numeric_message(on["entity"])}}
+        message["data"] = {**message["data"], "entities": entities}
+    return message
+
+
+def _numeric_conversation(row: dict[str, Any]) -> dict[str, Any]:
+    row = {**row, "unreadMessageCount": int(row["unreadMessageCount"])}
+    if "lastMessage" in row:
+        row["lastMessage"] = _numeric_message(row["lastMessage"])
+    return row

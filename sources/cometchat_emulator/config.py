@@ -6,6 +6,8 @@ import argparse
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 
+from .profiles import validate_profiles
+
 FAULT_KINDS = ("500", "502", "503", "429", "reset", "truncate", "slow")
 DEFAULT_END_TIME = 1767225600  # 2026-01-01T00:00:00Z; generation never reads the wall clock
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -72,6 +74,7 @@ class EmulatorConfig:
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = field(default=FAULT_KINDS)
     slow_seconds: float = 2.0
+    profiles: tuple[str, ...] = ()  # behaviour profiles (see profiles.py); empty = the documented behaviour
 
     @property
     def effective_api_key(self) -> str:
@@ -106,6 +109,7 @@ class EmulatorConfig:
         if not is_loopback(self.host):
             raise ValueError(f"refusing to bind {self.host!r}: the emulator only listens on loopback")
         self.operational()
+        self.profiles = validate_profiles(self.profiles)
         return self
 
     def to_cli_args(self) -> list[str]:
@@ -117,6 +121,8 @@ class EmulatorConfig:
                 continue
             flag = "--" + f.name.replace("_", "-")
             if isinstance(value, tuple | list):
+                if not value:
+                    continue
                 value = ",".join(value)
             args += [flag, str(value)]
         return args
@@ -138,6 +144,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "fault_kinds":
             parser.add_argument(flag, type=_csv, default=default, help="comma-separated fault kinds")
+        elif f.name == "profiles":
+            parser.add_argument(flag, type=_csv, default=default, help="comma-separated behaviour profiles")
         elif f.name in ("user_conversations",):
             parser.add_argument(flag, type=int, default=None)
         elif f.name in ("api_key",):

@@ -91,6 +91,7 @@ class ViewerState:
 
     unread: int = 0
     tags: list[str] = field(default_factory=list)
+    deleted: bool = False  # the viewer deleted the conversation; a new message brings it back
 
 
 class MessageColumns:
@@ -136,3 +137,7 @@ class Dataset:
     deletes: dict[int, int] = field(default_factory=dict)  # message index -> delete action index
     replies: dict[int, array] = field(default_factory=dict)  # parent index -> reply indices
     viewers: dict[tuple[int, int], ViewerState] = field(default_factory=dict)  # (user, conversation)
+    # Changes that append no message: later reactions (message index -> emoji list) and the time of the
+    # newest later reaction or reply (message index -> updatedAt).
+    late_reactions: dict[int, list[str]] = field(default_factory=dict)
+    late_updates: dict[int, int] = field(default_factory=dict)

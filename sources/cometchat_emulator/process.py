@@ -200,3 +200,15 @@ class Emulator:
 
     def delete_group(self, guid: str) -> None:
         self._admin("DELETE", f"groups/{guid}")
+
+    def delete_member(self, guid: str, uid: str) -> None:
+        """Removes one membership (as a kick or a leave would); the group's conversation leaves that user's list."""
+        self._admin("DELETE", f"groups/{guid}/members/{uid}")
+
+    def delete_conversation(self, viewer_uid: str, conversation_id: str) -> None:
+        """The viewer deletes the conversation for themselves; the next message in it brings it back."""
+        self._admin("DELETE", f"conversations/{viewer_uid}/{conversation_id}")
+
+    def react(self, message_id: str | int, reaction: str) -> int:
+        """A later reaction: no message is appended; returns the message's new updatedAt."""
+        return self._admin("POST", f"messages/{message_id}/react", {"reaction": reaction})["updatedAt"]

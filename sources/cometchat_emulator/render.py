@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 from .model import (
@@ -215,8 +216,11 @@ class Renderer:
         if flags & FLAG_MENTION:
             mentioned = columns.extra[index]
             data["mentions"] = {store.data.users[mentioned].uid: self.user_entity(mentioned)}
-        if flags & FLAG_REACTIONS:
-            data["reactions"] = content.reactions(index)
+        reactions = content.reactions(index) if flags & FLAG_REACTIONS else []
+        if as_of is None and index in store.data.late_reactions:
+            reactions = _add_reactions(reactions, store.data.late_reactions[index])
+        if reactions:
+            data["reactions"] = reactions
         data["entities"] = {"sender": self._sender_wrap(sender), "receiver": receiver_wrap}
         message: dict[str, Any] = {
             "id": str(index + 1),
@@ -233,16 +237,19 @@ class Renderer:
         parent = columns.parent[index]
         if parent >= 0:
             message["parentId"] = str(parent + 1)
+        replies = store.data.replies.get(index)
+        if replies:
+            count = len(replies) if as_of is None else bisect_right(replies, as_of)
+            if count:
+                message["replyCount"] = count
         if edit is not None:
             edited_at = columns.sent[edit[0]]
-            message.update(
-                editedAt=edited_at, editedBy=self.uid(columns.sender[edit[0]]), updatedAt=edited_at
-            )
+            message.update(editedAt=edited_at, editedBy=self.uid(columns.sender[edit[0]]))
         deleted = store.data.deletes.get(index)
         if deleted is not None and (as_of is None or deleted <= as_of):
             deleted_at = columns.sent[deleted]
             message.update(deletedAt=deleted_at, deletedBy=self.uid(columns.sender[deleted]))
-            message["updatedAt"] = max(message["updatedAt"], deleted_at)
+        message["updatedAt"] = store.message_updated_at(index, as_of)
         if with_tags and flags & FLAG_TAGS:
             message["tags"] = content.tags(index)
         return message
@@ -403,3 +410,11 @@ class Renderer:
                 }
             )
         return {"users": users, "groups": groups, "members": members, "conversations": conversations}
+
+
+def _add_reactions(reactions: list[dict], added: list[str]) -> list[dict]:
+    """The generated reactions plus later ones, one count per later reaction."""
+    counts = {item["reaction"]: item["count"] for item in reactions}
+    for emoji in added:
+        counts[emoji] = counts.get(emoji, 0) + 1
+    return [{"reaction": emoji, "count": count} for emoji, count in counts.items()]

@@ -43,6 +43,10 @@ class MessageQuery:
     types: frozenset[str] = field(default_factory=frozenset)
     sender: int | None = None
     receiver_type: str | None = None
+    updated_after: int | None = None  # `updatedAt`: rows sent or changed at or after this second
+    only_updates: bool = False  # `onlyUpdates`: of those, only rows changed after they were sent
+    anchor_inclusive: bool = False  # profile anchor_inclusive: the anchor row itself is included
+    hide_message_actions: bool = False  # profile edits_without_actions
 
     @property
     def prepend(self) -> bool:
@@ -59,19 +63,23 @@ def bounds(sent: Sequence[int], query: MessageQuery) -> tuple[int, int]:
             hi = bisect_right(sent, query.to_ts)
     if query.anchor_id is None and query.anchor_sent is None:
         return lo, hi
-    # Index i holds id i+1 and rows are sorted by (sentAt, id), so an anchor maps to one position.
+    # Index i holds id i+1 and rows are sorted by (sentAt, id), so an anchor maps to one position:
+    # `after` is the first index strictly after the anchor, `before` the first index at or after it.
+    inclusive = query.anchor_inclusive
     if query.anchor_sent is not None:
         first = bisect_left(sent, query.anchor_sent)
         past = bisect_right(sent, query.anchor_sent)
         if query.anchor_id is None:
-            return (max(lo, past), hi) if not query.prepend else (lo, min(hi, first))
+            if not query.prepend:
+                return max(lo, first if inclusive else past), hi
+            return lo, min(hi, past if inclusive else first)
         if not query.prepend:
-            return max(lo, min(max(query.anchor_id, first), past)), hi
-        return lo, min(hi, min(max(query.anchor_id - 1, first), past))
+            return max(lo, min(max(query.anchor_id - inclusive, first), past)), hi
+        return lo, min(hi, min(max(query.anchor_id - 1 + inclusive, first), past))
     anchor = query.anchor_id or 0
     if not query.prepend:
-        return max(lo, min(max(anchor, 0), n)), hi
-    return lo, min(hi, min(max(anchor - 1, 0), n))
+        return max(lo, min(max(anchor - inclusive, 0), n)), hi
+    return lo, min(hi, min(max(anchor - 1 + inclusive, 0), n))
 
 
 def _predicate(
@@ -97,6 +105,9 @@ def _predicate(
     if query.receiver_type is not None:
         conv, want_group = columns.conv, query.receiver_type == "group"
         checks.append(lambda i: conv_is_group(conv[i]) == want_group)
+    if query.hide_message_actions:
+        kind = columns.kind
+        checks.append(lambda i: kind[i] != KIND_MESSAGE_ACTION)
     if not checks:
         return None
     if len(checks) == 1:
@@ -122,6 +133,26 @@ def _candidates(sources: list[Sequence[int]] | None, lo: int, hi: int, reverse: 
     return heapq.merge(*streams, reverse=reverse)
 
 
+def _updated_candidates(
+    sent: Sequence[int],
+    updates: Callable[[int], dict[int, int]],
+    sources: list[Sequence[int]] | None,
+    lo: int,
+    hi: int,
+    query: MessageQuery,
+) -> Iterator[int]:
+    """Rows within [lo, hi) changed at or after `updated_after` (and, unless `only_updates`, sent then)."""
+    after = query.updated_after or 0
+    changed = sorted(i for i, at in updates(after).items() if at >= after and lo <= i < hi)
+    if not query.only_updates:
+        fresh = range(max(lo, bisect_left(sent, after)), hi)
+        changed = sorted(set(changed).union(fresh))
+    if sources is not None:
+        allowed = set().union(*(set(source) for source in sources)) if sources else set()
+        changed = [i for i in changed if i in allowed]
+    return iter(reversed(changed) if query.prepend else changed)
+
+
 def select(
     columns: MessageColumns,
     deletes: dict[int, int],
@@ -129,18 +160,23 @@ def select(
     sources: list[Sequence[int]] | None,
     query: MessageQuery,
     extra: int = 0,
+    updates: Callable[[int], dict[int, int]] | None = None,
 ) -> list[int]:
     """Up to `limit + extra` message indices in ascending (sentAt, id) order.
 
     `sources` are sorted index lists (one conversation, several, or a thread); None means every message.
     With `prepend` the rows nearest before the anchor are taken, then returned oldest first.
+    `updates(after)` maps the indices of messages changed after they were sent to their `updatedAt`.
     """
     lo, hi = bounds(columns.sent, query)
     wanted = query.limit + extra
     if lo >= hi or wanted <= 0:
         return []
     predicate = _predicate(columns, deletes, conv_is_group, query)
-    candidates = _candidates(sources, lo, hi, query.prepend)
+    if query.updated_after is not None and updates is not None:
+        candidates = _updated_candidates(columns.sent, updates, sources, lo, hi, query)
+    else:
+        candidates = _candidates(sources, lo, hi, query.prepend)
     if predicate is not None:
         candidates = filter(predicate, candidates)
     rows = list(islice(candidates, query.offset, query.offset + wanted))

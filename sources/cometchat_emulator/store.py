@@ -22,6 +22,7 @@ from .model import (
     User,
     ViewerState,
 )
+from .profiles import Behaviour
 from .selection import MessageQuery, select
 from .validation import validate_tags
 
@@ -33,6 +34,7 @@ class Store:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
+        self.behaviour = Behaviour(frozenset(config.profiles))
         self.lock = threading.RLock()
         self.content = Content(config.seed, config.app_id)
         self.data = generate(config)
@@ -119,8 +121,10 @@ class Store:
         self._group_list = sorted((g for g in data.groups if not g.deleted), key=lambda g: g.guid)
         rows = [
             (viewer, conv)
-            for (viewer, conv) in data.viewers
-            if not data.users[viewer].deleted and self.is_participant(viewer, data.conversations[conv])
+            for (viewer, conv), state in data.viewers.items()
+            if not data.users[viewer].deleted
+            and not state.deleted
+            and self.is_participant(viewer, data.conversations[conv])
         ]
 
         def app_order(row: ConversationRow) -> tuple:
@@ -155,10 +159,18 @@ class Store:
             key=lambda item: (item[1], users[item[0]].uid),
         )
 
-    def conversation_rows(self, viewer: int | None = None) -> list[ConversationRow]:
-        """App-wide rows by (uid, updatedAt, conversationWith); one viewer's rows by updatedAt desc."""
+    def conversation_rows(self, viewer: int | None = None, listed: bool = False) -> list[ConversationRow]:
+        """App-wide rows by (uid, updatedAt, conversationWith); one viewer's rows by updatedAt desc.
+
+        `listed`: in the order the app-wide list serves them (profile conversations_shifting: newest first).
+        """
         self._refresh()
         if viewer is None:
+            if listed and "conversations_shifting" in self.behaviour:
+                convs = self.data.conversations
+                rows = sorted(self._rows, key=lambda row: self.data.users[row[0]].uid)
+                rows.sort(key=lambda row: self.conversation_updated_at(row[0], convs[row[1]]), reverse=True)
+                return rows
             return self._rows
         convs = self.data.conversations
         rows = [(viewer, c) for c in self._rows_by_viewer.get(viewer, [])]
@@ -169,7 +181,37 @@ class Store:
     def select_messages(
         self, sources: list[Sequence[int]] | None, query: MessageQuery, extra: int = 0
     ) -> list[int]:
-        return select(self.data.messages, self.data.deletes, self.conv_is_group, sources, query, extra)
+        columns, deletes = self.data.messages, self.data.deletes
+        return select(columns, deletes, self.conv_is_group, sources, query, extra, self.changed_messages)
+
+    def message_updated_at(self, index: int, as_of: int | None = None) -> int:
+        """`updatedAt`: the latest of sending, edits, the delete, later reactions and later replies."""
+        data, sent = self.data, self.data.messages.sent
+        updated = sent[index]
+        for action, _ in data.edits.get(index, ()):
+            if as_of is None or action <= as_of:
+                updated = max(updated, sent[action])
+        deleted = data.deletes.get(index)
+        if deleted is not None and (as_of is None or deleted <= as_of):
+            updated = max(updated, sent[deleted])
+        if as_of is None and index in data.late_updates:
+            updated = max(updated, data.late_updates[index])
+        return updated
+
+    def changed_messages(self, after: int) -> dict[int, int]:
+        """index -> updatedAt of the messages changed after they were sent, at or after `after`."""
+        data = self.data
+        changed = {}
+        for index in {*data.edits, *data.deletes, *data.late_updates}:
+            updated = self.message_updated_at(index)
+            if updated >= after and updated > data.messages.sent[index]:
+                changed[index] = updated
+        return changed
+
+    def visible_message(self, index: int) -> bool:
+        """Whether a stored row is served at all (profile edits_without_actions hides edit/delete rows)."""
+        hidden = "edits_without_actions" in self.behaviour
+        return not (hidden and self.data.messages.kind[index] == KIND_MESSAGE_ACTION)
 
     # -- mutations ----------------------------------------------------------------------------------------
 
@@ -257,10 +299,12 @@ class Store:
         conv.messages.append(index)
         if parent >= 0:
             self.data.replies.setdefault(parent, array("i")).append(index)
+            self.data.late_updates[parent] = sent_at  # a later reply changes the parent's replyCount
             return index
         conv.last_eligible = index
         for viewer in writers:
             state = self.viewer_state(viewer, conv)
+            state.deleted = False
             if viewer != sender:
                 state.unread += 1
         return index
@@ -320,6 +364,49 @@ class Store:
                 raise ValueError(f"invalid tags: {problems}")
             self.replace_tags(viewer.index, conv, tags)
             return list(tags)
+
+    def react(self, message_id: str, reaction: str) -> int:
+        """A later reaction: no message is appended, the message's reactions and updatedAt change."""
+        with self.lock:
+            index = self._editable(message_id)
+            if not reaction or not isinstance(reaction, str):
+                raise ValueError("reaction must be a non-empty string")
+            self.data.late_reactions.setdefault(index, []).append(reaction)
+            self.data.late_updates[index] = max(self.data.messages.sent[-1], self.data.messages.sent[index])
+            self._touch()
+            return self.data.late_updates[index]
+
+    def delete_member(self, guid: str, uid: str) -> None:
+        with self.lock:
+            group, user = self.group(guid), self.user(uid)
+            if group is None or user is None or user.index not in group.members:
+                raise LookupError(f"{uid} is not a member of {guid}")
+            del group.members[user.index]
+            self._touch()
+
+    def delete_conversation(self, viewer_uid: str, conversation_id: str) -> None:
+        """The viewer deletes the conversation for themselves; it comes back with the next message."""
+        with self.lock:
+            viewer = self.user(viewer_uid)
+            if viewer is None:
+                raise LookupError(f"unknown user {viewer_uid}")
+            conv = self.resolve_conversation(conversation_id)
+            state = self.data.viewers.get((viewer.index, conv.index))
+            if state is None or state.deleted or not self.is_participant(viewer.index, conv):
+                raise LookupError(f"{viewer_uid} has no conversation {conversation_id}")
+            state.deleted = True
+            self._touch()
+
+    def shift_oldest_conversation(self, rows: list[ConversationRow]) -> None:
+        """Profile conversations_shifting: a new message in the listed rows' oldest conversation."""
+        with self.lock:
+            if not rows:
+                return
+            conv = self.data.conversations[rows[-1][1]]
+            newest = self.data.messages.sent[-1] if len(self.data.messages) else int(self.config.end_time)
+            if self._writers(conv):
+                self._append_message(conv, newest + 1, -1)
+                self._touch()
 
     def delete_user(self, uid: str) -> None:
         with self.lock:

@@ -228,3 +228,29 @@ def test_delete_group(fresh):
     assert guid not in {g["guid"] for g in after["groups"]}
     assert guid not in {m["guid"] for m in after["members"]}
     assert f"group_{guid}" not in {c["conversationId"] for c in after["conversations"]}
+
+
+def test_deleting_a_membership_and_a_conversation(make_emulator):
+    emulator = make_emulator(messages=400, users=12, groups=3)
+    api = ApiClient(emulator)
+    truth = emulator.ground_truth(messages=False)
+    member = truth["members"][-1]
+    emulator.delete_member(member["guid"], member["uid"])
+    members = api.all_pages(f"/groups/{member['guid']}/members", {"perPage": 100})
+    assert member["uid"] not in {m["uid"] for m in members}
+    rows = api.all_pages("/conversations", {"perPage": 1000})
+    assert (member["uid"], f"group_{member['guid']}") not in {(r["uid"], r["conversationId"]) for r in rows}
+
+    row = next(r for r in rows if r["conversationType"] == "user")
+    emulator.delete_conversation(row["uid"], row["conversationId"])
+    keys = {(r["uid"], r["conversationId"]) for r in api.all_pages("/conversations", {"perPage": 1000})}
+    assert (row["uid"], row["conversationId"]) not in keys
+    partner = row["conversationWith"]["uid"]
+    assert (partner, row["conversationId"]) in keys, "only the viewer's own row goes"
+    truth_keys = {
+        (r["viewer"], r["conversationId"]) for r in emulator.ground_truth(messages=False)["conversations"]
+    }
+    assert truth_keys == keys
+    emulator.add_messages(1, conversation_id=row["conversationId"])
+    keys = {(r["uid"], r["conversationId"]) for r in api.all_pages("/conversations", {"perPage": 1000})}
+    assert (row["uid"], row["conversationId"]) in keys, "a new message brings the conversation back"
