@@ -13,7 +13,7 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from .arrow_pages import MessagePages, with_child_tables
+from .arrow_pages import MessagePages, refuse_nested_child_tables, with_child_tables
 from .changes import TRow, only_changed
 from .client import CometChatClient, group_path
 from .columns import (
@@ -225,6 +225,7 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         after = tuple(state["cursor"]) if "cursor" in state else None
         state["more"] = False
         loaded = 0
+        refuse_nested_child_tables()
         tables = MessagePages()
         for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
             originals = ((int(message["id"]), message) for message in page)

@@ -30,6 +30,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
+from .errors import CometChatConfigError
 from .shaping import TRow
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
@@ -104,6 +105,19 @@ def with_child_tables(resource: DltResource) -> DltResource:
             table_name=child_table(kind), columns=CHILD_COLUMNS[kind], create_table_variant=True
         )
     return resource
+
+
+def refuse_nested_child_tables() -> None:
+    """Stops with a clear message where the pipeline's schema still has the child tables as dlt nested
+    tables (loaded by an earlier version of this source): dlt cannot turn them into root-level tables."""
+    tables = dlt.current.source_schema().tables
+    nested = sorted(name for name in map(child_table, CHILD_KINDS) if tables.get(name, {}).get("parent"))
+    if nested:
+        raise CometChatConfigError(
+            f"the tables {', '.join(nested)} were loaded by an earlier version of this source as nested "
+            "tables and now load column-wise as tables of their own; reload the messages once with "
+            "`--full-refresh --resources messages` (pipelines/run.py) or refresh='drop_resources'"
+        )
 
 
 class MessagePages:

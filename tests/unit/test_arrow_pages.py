@@ -62,9 +62,10 @@ def edit(action_id: int, sent_at: int, target: dict) -> dict:
     }
 
 
-def run(pipeline: dlt.Pipeline, client: CometChatClient, requests_mock, page: list[dict]) -> None:
+def run(pipeline: dlt.Pipeline, client: CometChatClient, requests_mock, page: list[dict], **options) -> None:
     requests_mock.get(f"{BASE}/messages", json={"data": page, "meta": {}})
-    pipeline.run(cometchat_source(client=client).with_resources("messages"), loader_file_format="parquet")
+    source = cometchat_source(client=client).with_resources("messages")
+    pipeline.run(source, loader_file_format="parquet", **options)
 
 
 def stored(pipeline: dlt.Pipeline, kind: str, value: str) -> list[tuple]:
@@ -153,3 +154,20 @@ def test_dlt_still_refuses_arrow_tables_for_a_nested_table(tmp_path):
         pipeline.extract(parents())
     assert isinstance(failure.value.exception, KeyError)
     assert failure.value.exception.args == ("resource",)
+
+
+def test_a_schema_with_nested_child_tables_from_an_earlier_version_is_refused_clearly(
+    pipeline, client, requests_mock
+):
+    @dlt.resource(name="messages", primary_key="id", write_disposition="merge")
+    def old_messages():  # as the earlier, row-wise version loaded them: tags as a dlt nested table
+        yield {"id": 1, "tags": ["a"]}
+
+    pipeline.run(dlt.source(lambda: old_messages, name="cometchat")())
+    assert pipeline.default_schema.tables["messages__tags"]["parent"] == "messages"
+    with pytest.raises(PipelineStepFailed, match="--full-refresh --resources messages"):
+        run(pipeline, client, requests_mock, [message(10, 100, "hi")])
+
+    run(pipeline, client, requests_mock, [message(10, 100, "hi", tags=["b"])], refresh="drop_resources")
+    assert "parent" not in pipeline.default_schema.tables["messages__tags"]
+    assert stored(pipeline, "tags", "value") == [(10, "b")]
