@@ -24,8 +24,8 @@ DATASET_NAME = "cometchat"
 # makes every query ambiguous ("Ambiguous reference to catalog or schema"), so the file is not `cometchat.duckdb`.
 DUCKDB_FILE = "cometchat_data.duckdb"
 # DuckDB takes up to 80% of RAM by default; capped, the load's merge spills to disk and a 1M-message
-# load stays under 1 GB of resident memory (README, Performance).
-DUCKDB_MEMORY_LIMIT = "512MB"
+# load stays within the memory budget of README, Performance.
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 @dataclass

@@ -3,6 +3,7 @@
     python -m pipelines.bench                 # 200k messages, 5,000 tag changes (a few minutes)
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
+    python -m pipelines.bench --only memory   # peak RSS of our process tree at 1M and 5M messages (long)
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
 against the same emulator data; each contender loads in its own process.
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES, emulator_alone, rate_limited, reverse_etl, throughput
+from pipelines.bench.scenarios import SIZES, emulator_alone, memory, rate_limited, reverse_etl, throughput
 
 RESULTS = Path("bench-results")
 
@@ -26,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
-        "--only", choices=["emulator", "throughput", "rate_limited", "reverse_etl"], action="append"
+        "--only",
+        choices=["emulator", "throughput", "memory", "rate_limited", "reverse_etl"],
+        action="append",
+        help="run only these scenarios; `memory` (1M and 5M messages, ours only) runs only when named",
     )
     parser.add_argument(
         "--defaults-baseline",
@@ -41,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = {
         "emulator": emulator_alone,
         "throughput": throughput,
+        "memory": memory,
         "rate_limited": rate_limited,
         "reverse_etl": reverse_etl,
     }
     results = {}
     for name, scenario in scenarios.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or (name == "memory" and not args.only and not args.smoke):
             continue
         print(f"== {name} ...", file=sys.stderr, flush=True)
         results[name] = scenario(sizes)

@@ -19,16 +19,17 @@ from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
-SIZES: dict[str, dict[str, int]] = {
+SIZES: dict[str, dict] = {
     "smoke": {
         "messages": 3_000, "defaults_baseline": 1, "users": 60, "groups": 6, "members": 8,
         "rl_messages": 2_000, "rl_groups": 6, "rl_rate": 1_200, "window": 3,
-        "tag_changes": 150, "tag_users": 120, "tag_rate": 3_000,
+        "tag_changes": 150, "tag_users": 120, "tag_rate": 3_000, "memory_messages": [2_000, 4_000],
     },
     "default": {
         "messages": 200_000, "users": 2_000, "groups": 100, "members": 20,
         "rl_messages": 20_000, "rl_groups": 400, "rl_rate": 500, "window": 6,
         "tag_changes": 5_000, "tag_users": 1_500, "tag_rate": 6_000,
+        "memory_messages": [1_000_000, 5_000_000],
     },
 }  # fmt: skip
 SIZES["big"] = {**SIZES["default"], "messages": 1_000_000, "users": 5_000, "groups": 300}
@@ -120,6 +121,24 @@ def _baseline_figures(name: str, baseline: dict, total: int, ours_rate: float) -
         f"{name}_messages_per_s": rate,
         speedup: ours_rate / rate,
     }
+
+
+def memory(sizes: dict) -> dict:
+    """Peak resident memory of our whole process tree (the loader and any normalize workers) over a full
+    load, at each size of `memory_messages`: flat means it does not grow with the history."""
+    result: dict = {}
+    for messages in sizes["memory_messages"]:
+        config = EmulatorConfig(seed=4, users=sizes["users"], groups=sizes["groups"], messages=messages)
+        with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
+            ours = _worker("ours", emulator, workdir)
+        run = ours["runs"][0]
+        result |= {
+            f"at_{messages}_messages_loaded": run["messages"],
+            f"at_{messages}_full_load_s": run["seconds"],
+            f"at_{messages}_messages_per_s": run["messages"] / run["seconds"],
+            f"at_{messages}_peak_tree_rss_mb": ours["peak_tree_rss_mb"],
+        }
+    return result
 
 
 def rate_limited(sizes: dict[str, int]) -> dict:

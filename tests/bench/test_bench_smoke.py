@@ -27,9 +27,11 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     assert throughput["ours_peak_tree_rss_mb"] >= throughput["ours_peak_rss_mb"]
     assert throughput["ours_noop_rerun_rows"] == 0
     assert results["rate_limited"]["ours_requests"] > 0
+    memory = results["memory"]
+    assert memory["at_2000_peak_tree_rss_mb"] > 0 and memory["at_4000_messages_loaded"] > 0
     reverse = results["reverse_etl"]
     for rate in (1_200, 3_000):  # the smoke sizes' budgets of scenarios 2 and 3
         assert reverse[f"at_{rate}rpm_applied"] == reverse[f"at_{rate}rpm_tag_changes"]
         assert reverse[f"at_{rate}rpm_rerun_puts"] == 0
-    for name in ("emulator", "throughput", "rate_limited", "reverse_etl"):
+    for name in ("emulator", "throughput", "memory", "rate_limited", "reverse_etl"):
         assert name in done.stdout
