@@ -14,7 +14,10 @@ copies of a message (the original and the copies that edits and deletes carry), 
 win position by position, and the positions past its end are filled with rows flagged `_superseded`
 (dlt's `hard_delete`), which drop the older copy's surplus rows and are never stored. A changed copy
 always sends at least one such row per child table, so that its `message_id` reaches the merge and the
-stored rows are replaced even when none are left.
+stored rows are replaced even when none are left. A changed copy is one whose `version_id` is not the message's
+own id (the id of the edit or delete action that carried it). This is exact when a load receives each
+message's copies oldest first, as the forward read does: an action always comes after the message it
+changes, and its id is larger.
 """
 
 import logging
@@ -124,7 +127,7 @@ class MessagePages:
     """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
     at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
 
-    Values go straight from the API's JSON into per-column lists; the shapes are those of `shaping.py`.
+    Values go straight from the API's JSON into row tuples; the shapes are those of `shaping.py`.
     One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
     surplus rows a newer copy drops.
     """
