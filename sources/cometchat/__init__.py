@@ -228,8 +228,8 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         refuse_nested_child_tables()
         tables = MessagePages()
         for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
-            originals = ((int(message["id"]), message) for message in page)
-            yield from tables.add(chain(originals, _changed_messages(client, page)))
+            yield from tables.add((int(message["id"]), message) for message in page)
+            yield from tables.add(_changed_messages(client, page), changed=True)
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
             if loaded >= messages_per_load:

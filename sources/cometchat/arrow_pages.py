@@ -14,10 +14,9 @@ copies of a message (the original and the copies that edits and deletes carry), 
 win position by position, and the positions past its end are filled with rows flagged `_superseded`
 (dlt's `hard_delete`), which drop the older copy's surplus rows and are never stored. A changed copy
 always sends at least one such row per child table, so that its `message_id` reaches the merge and the
-stored rows are replaced even when none are left. A changed copy is one whose `version_id` is not the message's
-own id (the id of the edit or delete action that carried it). This is exact when a load receives each
-message's copies oldest first, as the forward read does: an action always comes after the message it
-changes, and its id is larger.
+stored rows are replaced even when none are left. This is exact when a load receives each message's copies
+oldest `version_id` first, as the forward read does: an action always comes after the message it changes,
+and its id, the changed copy's version, is larger.
 """
 
 import logging
@@ -137,10 +136,11 @@ class MessagePages:
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
         self._new_batch()
 
-    def add(self, copies: Iterable[tuple[int, TRow]]) -> Iterator[Any]:
-        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full."""
+    def add(self, copies: Iterable[tuple[int, TRow]], changed: bool = False) -> Iterator[Any]:
+        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
+        the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
         for version, message in copies:
-            self._add(version, message)
+            self._add(version, message, changed)
         if len(self._roots) >= self.batch_size:
             yield from self.flush()
 
@@ -165,7 +165,7 @@ class MessagePages:
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
-    def _add(self, version: int, message: TRow) -> None:
+    def _add(self, version: int, message: TRow, changed: bool) -> None:
         get = message.get
         data = get("data") or {}
         message_id = int(message["id"])
@@ -194,7 +194,6 @@ class MessagePages:
                 copy_id,
             )
         )
-        changed = version != message_id
         self._children_of(
             "entities", message_id, copy_id, version, changed, _entity_rows(data.get("entities"))
         )
