@@ -17,8 +17,16 @@ from sources.cometchat.errors import (
     CometChatAuthError,
     CometChatConfigError,
     CometChatError,
+    CometChatUnreachableError,
+    CometChatUnreadableError,
 )
-from sources.cometchat.settings import DEFAULT_REGION, DEFAULT_REQUESTS_PER_MINUTE, MAX_WORKERS
+from sources.cometchat.redaction import RedactingFilter, redact
+from sources.cometchat.settings import (
+    DEFAULT_REGION,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    MAX_WORKERS,
+    REQUEST_DEADLINE_SECONDS,
+)
 
 DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
 DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
@@ -35,12 +43,18 @@ def configured_client(
     base_url: str | None = None,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
 ) -> CometChatClient:
     """A client from the `[sources.cometchat]` settings in .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
     if not app_id or not api_key:
         raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
     credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
-    return CometChatClient(credentials, requests_per_minute=requests_per_minute, max_workers=max_workers)
+    return CometChatClient(
+        credentials,
+        requests_per_minute=requests_per_minute,
+        max_workers=max_workers,
+        request_deadline_seconds=request_deadline_seconds,
+    )
 
 
 @contextmanager
@@ -70,6 +84,7 @@ def configure_logging() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
+    handler.addFilter(RedactingFilter())
 
 
 @contextmanager
@@ -82,7 +97,7 @@ def exit_on_known_errors() -> Iterator[None]:
         status, line = _describe(cause)
         if os.environ.get(DEBUG_ENV):
             raise
-        print(line, file=sys.stderr)
+        print(redact(line), file=sys.stderr)
         raise SystemExit(status) from None
 
 
@@ -101,10 +116,10 @@ def _describe(error: BaseException) -> tuple[int, str]:
         return EXIT_UNUSABLE_INPUT, f"CometChat rejected the credentials ({error.code}): {error.api_message}"
     if isinstance(error, CometChatConfigError | ConfigurationException):
         return EXIT_UNUSABLE_INPUT, f"Configuration error: {error}"
-    if isinstance(error, CometChatApiError):
-        return EXIT_FAILED, f"CometChat API error: {error}"
+    if isinstance(error, CometChatApiError | CometChatUnreachableError | CometChatUnreadableError):
+        return EXIT_FAILED, str(error)  # each names its cause and the endpoint
     if isinstance(error, CometChatError):
         return EXIT_FAILED, f"CometChat error: {error}"
     if isinstance(error, RequestException):
-        return EXIT_FAILED, f"Could not reach CometChat after retries: {type(error).__name__}: {error}"
+        return EXIT_FAILED, f"CometChat request failed: {type(error).__name__}: {error}"
     return EXIT_FAILED, f"Failed: {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback)"

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from pipelines.cli_support import client_for, configure_logging, exit_on_known_errors
 from pipelines.loading import LoadSummary, build_pipeline, run_load, table_row_counts
+from pipelines.process_tree import forked_children_die_with_this_process
 from sources.cometchat.settings import RESOURCE_NAMES
 
 
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
+    forked_children_die_with_this_process()
     with exit_on_known_errors(), client_for(args.demo, args.requests_per_minute) as client:
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         summary = run_load(pipeline, client, args.resources, args.full_refresh)

@@ -25,6 +25,7 @@ from .columns import (
 )
 from .credentials import CometChatCredentials
 from .errors import CometChatConfigError, CometChatNotFoundError
+from .ids import id_problem, safe_repr
 from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_REGION,
@@ -32,6 +33,7 @@ from .settings import (
     GONE_ERROR_CODES,
     MAX_WORKERS,
     MESSAGES_PER_LOAD,
+    REQUEST_DEADLINE_SECONDS,
 )
 from .shaping import (
     changed_message,
@@ -68,6 +70,7 @@ def cometchat_source(
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
     messages_per_load: int = MESSAGES_PER_LOAD,
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -76,6 +79,8 @@ def cometchat_source(
         app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
+        request_deadline_seconds: the longest a whole response (connect and every read) may take
+            before it is retried like a timeout.
         messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
             run stopped at a slice's end, and a new run of the pipeline loads the next slice.
         client: a ready client, for callers that want its request statistics.
@@ -85,7 +90,10 @@ def cometchat_source(
             raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
         credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
-            credentials, requests_per_minute=requests_per_minute, max_workers=max_workers
+            credentials,
+            requests_per_minute=requests_per_minute,
+            max_workers=max_workers,
+            request_deadline_seconds=request_deadline_seconds,
         )
     return (
         users(client),
@@ -135,6 +143,8 @@ def group_members(client: CometChatClient) -> DltResource:
         for page in client.pages("groups"):
             for group in page:
                 fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
+                if _unusable_id(group["guid"], "guid", "its members are not loaded"):
+                    continue
                 if fingerprints.get(group["guid"]) != fingerprint:
                     yield _members_of(client, group["guid"], fingerprints, fingerprint)
 
@@ -185,7 +195,8 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         logger.info("The app-wide conversation list does not name viewers: reading each user's list")
         for users_page in client.pages("users"):
             for user in users_page:
-                yield _conversations_of(client, user["uid"], params, digests)
+                if not _unusable_id(user["uid"], "uid", "its conversations are not loaded", in_header=True):
+                    yield _conversations_of(client, user["uid"], params, digests)
 
     return conversations_resource
 
@@ -265,6 +276,14 @@ def _by(field: str) -> Callable[[TRow], Any]:
 
 def _conversation_key(row: TRow) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
+
+
+def _unusable_id(value: Any, kind: str, consequence: str, in_header: bool = False) -> bool:
+    """Warns about, and says whether, an id cannot be sent to the API (a dot segment, a slash...)."""
+    problem = id_problem(value, in_header=in_header)
+    if problem is not None:
+        logger.warning("Skipped %s %s: it %s; %s", kind, safe_repr(value), problem, consequence)
+    return problem is not None
 
 
 def _warn_gone(error: CometChatNotFoundError) -> None:

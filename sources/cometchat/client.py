@@ -1,7 +1,7 @@
 """HTTP client for the CometChat REST API v3: auth, paging, throttling, retries and errors."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -9,14 +9,22 @@ import orjson
 from dlt.sources.helpers.requests.retry import retry_if_status, wait_exponential_retry_after
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import PreparedRequest, Response, Session
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from requests.exceptions import ChunkedEncodingError, ConnectionError, ContentDecodingError, Timeout
-from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception, stop_after_attempt
 
 from .credentials import CometChatCredentials
-from .errors import CometChatApiError, CometChatAuthError, CometChatError, CometChatNotFoundError
+from .deadline import DeadlineAdapter
+from .errors import (
+    CometChatApiError,
+    CometChatAuthError,
+    CometChatError,
+    CometChatNotFoundError,
+    CometChatUnreadableError,
+)
+from .failures import RETRY_EXCEPTIONS, can_heal, endpoint_of, unreachable
+from .ids import check_id
 from .paginators import HasMorePaginator, MessageCursorPaginator
+from .redaction import redact, register_secret
 from .settings import (
     AUTH_ERROR_CODES,
     BACKOFF_FACTOR_SECONDS,
@@ -26,6 +34,7 @@ from .settings import (
     MAX_WORKERS,
     MESSAGE_PAGE_SIZE,
     PAGE_SIZE,
+    REQUEST_DEADLINE_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
 )
 from .throttle import RequestBudget, RequestStats
@@ -33,16 +42,16 @@ from .throttle import RequestBudget, RequestStats
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-# A reset connection, a timeout, or a body cut short of its Content-Length.
-RETRY_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
 
 
 def user_path(uid: str, *rest: str) -> str:
-    return "/".join(("users", quote(uid, safe=""), *rest))
+    """`users/{uid}/...`; raises UnsafeIdError for an id that cannot be a path segment (see ids.py)."""
+    return "/".join(("users", quote(check_id(uid, "uid"), safe=""), *rest))
 
 
 def group_path(guid: str, *rest: str) -> str:
-    return "/".join(("groups", quote(guid, safe=""), *rest))
+    """`groups/{guid}/...`; raises UnsafeIdError for an id that cannot be a path segment (see ids.py)."""
+    return "/".join(("groups", quote(check_id(guid, "guid"), safe=""), *rest))
 
 
 class ApiKeyAuth(AuthBase):
@@ -59,11 +68,11 @@ class ApiKeyAuth(AuthBase):
         return "ApiKeyAuth(apikey=***)"
 
 
-class _BudgetedAdapter(HTTPAdapter):
+class _BudgetedAdapter(DeadlineAdapter):
     """Takes a slot from the request budget before every attempt and feeds back the rate-limit headers."""
 
-    def __init__(self, budget: RequestBudget, pool_size: int) -> None:
-        super().__init__(pool_connections=1, pool_maxsize=pool_size)
+    def __init__(self, budget: RequestBudget, pool_size: int, deadline_seconds: float) -> None:
+        super().__init__(deadline_seconds, pool_connections=1, pool_maxsize=pool_size)
         self.budget = budget
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
@@ -86,15 +95,18 @@ class CometChatClient:
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
         max_attempts: int = MAX_ATTEMPTS,
         max_workers: int = MAX_WORKERS,
+        request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     ) -> None:
+        register_secret(str(credentials.api_key))
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts
         self.max_workers = max_workers
+        self.request_deadline_seconds = request_deadline_seconds
         session = Session()
-        adapter = _BudgetedAdapter(self.budget, pool_size=max_workers + 2)
+        adapter = _BudgetedAdapter(self.budget, max_workers + 2, request_deadline_seconds)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.send = self._retrying().wraps(session.send)  # type: ignore[method-assign]
+        session.send = self._sending(session.send)  # type: ignore[method-assign]
         self._rest = RESTClient(
             base_url=credentials.api_base_url,
             # `appId` is the v2 header; v3 ignores it, the emulator uses it to detect a wrong app id.
@@ -174,11 +186,24 @@ class CometChatClient:
                 yield fresh
 
     def _hooks(self) -> dict[str, list[Any]]:
-        return {"response": [_decode_once, _raise_for_api_error]}
+        return {"response": [_decode_once, _raise_for_api_error, _require_envelope]}
+
+    def _sending(self, send: Callable[..., Response]) -> Callable[..., Response]:
+        """`send` with bounded retries; a request that never got an answer ends as CometChatUnreachableError."""
+        retrying_send = self._retrying().wraps(send)
+
+        def send_or_explain(request: PreparedRequest, **kwargs: Any) -> Response:
+            try:
+                return retrying_send(request, **kwargs)
+            except RETRY_EXCEPTIONS as error:
+                attempts = self.max_attempts if can_heal(error) else 1
+                raise unreachable(request, error, attempts) from error
+
+        return send_or_explain
 
     def _retrying(self) -> Retrying:
         return Retrying(
-            retry=retry_any(retry_if_status(RETRY_STATUSES), retry_if_exception_type(RETRY_EXCEPTIONS)),
+            retry=retry_any(retry_if_status(RETRY_STATUSES), retry_if_exception(can_heal)),
             wait=wait_exponential_retry_after(multiplier=BACKOFF_FACTOR_SECONDS, max=MAX_RETRY_DELAY_SECONDS),
             stop=stop_after_attempt(self.max_attempts),
             before_sleep=self._before_retry,
@@ -192,7 +217,7 @@ class CometChatClient:
         if response is not None and response.status_code == 429:
             self.budget.hold(wait)
         request = state.args[0] if state.args else None
-        endpoint = f"{request.method} {request.path_url.split('?')[0]}" if request is not None else "request"
+        endpoint = endpoint_of(request)
         reason = f"HTTP {response.status_code}" if response is not None else type(error).__name__
         self.budget.record_retry(wait)
         logger.warning(
@@ -235,6 +260,7 @@ def _raise_for_api_error(response: Response, *args: Any, **kwargs: Any) -> None:
     if details:
         message = f"{message} {details}"
     endpoint = response.request.path_url.split("?")[0]
+    message = redact(message)  # an API that echoes the request must not carry the key into logs or traces
     error_type = CometChatApiError
     if code in AUTH_ERROR_CODES or response.status_code == 401:
         error_type = CometChatAuthError
@@ -243,3 +269,29 @@ def _raise_for_api_error(response: Response, *args: Any, **kwargs: Any) -> None:
     raise error_type(
         response.request.method or "GET", endpoint, response.status_code, code, message, response
     )
+
+
+def _require_envelope(response: Response, *args: Any, **kwargs: Any) -> None:
+    """A success must be the API's JSON object with `data`; anything else (an HTML page, cut or malformed
+    JSON) is an unreadable answer, never an empty page."""
+    if response.status_code >= 400:
+        return
+    method, endpoint = response.request.method or "GET", response.request.path_url.split("?")[0]
+    try:
+        payload = response.json()
+    except ValueError as error:
+        kind = response.headers.get("Content-Type") or "no Content-Type"
+        problem = (
+            f"malformed JSON ({getattr(error, 'msg', 'not JSON')}; {kind}, {len(response.content)} bytes)"
+        )
+        raise CometChatUnreadableError(method, endpoint, response.status_code, problem) from None
+    if not isinstance(payload, dict) or "data" not in payload:
+        shape = (
+            f"an object with keys {sorted(payload)[:5]}"
+            if isinstance(payload, dict)
+            else type(payload).__name__
+        )
+        problem = f"JSON that is not the API's envelope (no `data`; got {shape})"
+        raise CometChatUnreadableError(method, endpoint, response.status_code, problem)
+    # Parsed once: dlt's paginator and data selector call response.json() again for every page.
+    response.json = lambda **_: payload  # type: ignore[method-assign]

@@ -17,7 +17,11 @@ MESSAGE_PAGE_SIZE: Final = 1000
 # merge works on one slice at a time (bounded memory) and a killed run keeps the slices it committed.
 MESSAGES_PER_LOAD: Final = 200_000
 
+# Each socket operation (connect, every read) may take this long...
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
+# ...and the whole response this long; on expiry the request is retried like a timeout. A 1,000-row page
+# takes well under a second, so this only ever cuts off an answer that trickles or stalls.
+REQUEST_DEADLINE_SECONDS: Final = 120.0
 MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from sources.cometchat.errors import CometChatError
+from sources.cometchat.ids import UnsafeIdError
 from sources.cometchat.reverse_etl import UnusableChangesFile, read_changes_csv
 from sources.cometchat.reverse_etl.changes import (
     ConversationRef,
@@ -175,7 +176,13 @@ def test_conversation_ids_split_on_user_token(conversation_id, viewer, ref):
 
 def test_paths_percent_encode_ids():
     assert ConversationRef("user", "a_user_b c", "b c").path == "users/b%20c/conversation"
-    assert ConversationRef("group", "group_x/y", "x/y").path == "groups/x%2Fy/conversation"
+    assert ConversationRef("group", "group_x?y", "x?y").path == "groups/x%3Fy/conversation"
+
+
+@pytest.mark.parametrize("guid", [".", "..", "x/y"])
+def test_paths_are_never_built_from_ids_a_url_cannot_hold(guid):
+    with pytest.raises(UnsafeIdError):
+        _ = ConversationRef("group", f"group_{guid}", guid).path
 
 
 @pytest.mark.parametrize(

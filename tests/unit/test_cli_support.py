@@ -36,3 +36,10 @@ def test_missing_credentials_say_how_to_set_them(monkeypatch, tmp_path):
         client_for(demo=False, requests_per_minute=None),
     ):
         pass
+
+
+def test_the_configured_request_deadline_reaches_the_client(configured, monkeypatch):
+    monkeypatch.setenv("SOURCES__COMETCHAT__REQUEST_DEADLINE_SECONDS", "7.5")
+    with client_for(demo=False, requests_per_minute=None) as client:
+        assert client.request_deadline_seconds == 7.5
+        assert client._rest.session.get_adapter("https://x").deadline_seconds == 7.5

@@ -32,15 +32,15 @@ def error(code: str, message: str = "nope") -> dict:
 
 
 def test_sends_key_and_app_id_headers_and_builds_the_regional_url(client, requests_mock):
-    requests_mock.get(f"{BASE}/users/a%2Fb", json={"data": {"uid": "a/b"}})
-    assert client.get(user_path("a/b")) == {"uid": "a/b"}
+    requests_mock.get(f"{BASE}/users/a%40b", json={"data": {"uid": "a@b"}})
+    assert client.get(user_path("a@b")) == {"uid": "a@b"}
     sent = requests_mock.last_request
     assert sent.headers["apikey"] == KEY
     assert sent.headers["appId"] == "app1"
 
 
 def test_percent_encodes_path_segments():
-    assert user_path("x y/z", "conversation") == "users/x%20y%2Fz/conversation"
+    assert user_path("x y?z", "conversation") == "users/x%20y%3Fz/conversation"
     assert group_path("g#1", "members") == "groups/g%231/members"
 
 

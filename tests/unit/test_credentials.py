@@ -29,3 +29,46 @@ def test_accepts_https_and_loopback_http(url):
 def test_rejects_bad_configuration(fields, message):
     with pytest.raises(CometChatConfigError, match=message):
         CometChatCredentials(**{"app_id": "a", "api_key": "k", **fields})
+
+
+KEY = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize("key", [KEY + "\n", KEY + " ", " " + KEY, "\t" + KEY + "\r\n"])
+def test_a_key_with_surrounding_whitespace_is_named_never_echoed(key):
+    with pytest.raises(CometChatConfigError, match="leading or trailing whitespace") as caught:
+        CometChatCredentials(app_id="a", api_key=key)
+    assert KEY[:8] not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", [KEY[:20] + " " + KEY[20:], KEY + "\x00x", KEY + "é"])
+def test_a_key_a_header_cannot_carry_is_refused_without_echo(key):
+    with pytest.raises(CometChatConfigError, match="api_key contains") as caught:
+        CometChatCredentials(app_id="a", api_key=key)
+    assert KEY[:8] not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem", "shown"),
+    [
+        ("https://admin:s3cr3t-pw@api.example.com/v3", "user name or password", "https://api.example.com/v3"),
+        ("http://admin:s3cr3t-pw@127.0.0.1:8080/v3", "user name or password", "http://127.0.0.1:8080/v3"),
+        ("https://s3cr3t-pw@api.example.com/v3", "user name or password", "https://api.example.com/v3"),
+        ("https://api.example.com/v3?token=s3cr3t-pw", "query string", "https://api.example.com/v3"),
+        ("http://127.0.0.1:9/v3?apikey=s3cr3t-pw", "query string", "http://127.0.0.1:9/v3"),
+        ("https://api.example.com/v3#s3cr3t-pw", "fragment", "https://api.example.com/v3"),
+        ("http://user:s3cr3t-pw@10.0.0.5/v3", "user name or password", "http://10.0.0.5/v3"),
+        ("http://[::1:s3cr3t-pw/v3", "not a URL", ""),
+    ],
+)
+def test_a_base_url_with_secrets_is_refused_without_echoing_them(url, problem, shown):
+    with pytest.raises(CometChatConfigError, match=problem) as caught:
+        CometChatCredentials(app_id="a", api_key=KEY, base_url=url)
+    assert "s3cr3t-pw" not in str(caught.value)
+    assert shown in str(caught.value)
+
+
+@pytest.mark.parametrize("app_id", ["evil.example.com/x?", "a b", "app\n", "a@b"])
+def test_an_app_id_that_would_change_the_host_is_refused(app_id):
+    with pytest.raises(CometChatConfigError, match="app_id may hold only"):
+        CometChatCredentials(app_id=app_id, api_key=KEY)
