@@ -130,9 +130,11 @@ def memory(sizes: dict) -> dict:
     for messages in sizes["memory_messages"]:
         config = EmulatorConfig(seed=4, users=sizes["users"], groups=sizes["groups"], messages=messages)
         with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
+            total = emulator.message_count()
             ours = _worker("ours", emulator, workdir)
         run = ours["runs"][0]
         result |= {
+            f"at_{messages}_messages_in_emulator": total,
             f"at_{messages}_messages_loaded": run["messages"],
             f"at_{messages}_full_load_s": run["seconds"],
             f"at_{messages}_messages_per_s": run["messages"] / run["seconds"],
