@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## The main job: a full load of the bundled emulator into ./cometchat_data.duckdb.
+## The main job: a full load of the bundled emulator into ./cometchat.duckdb (dlt's default file of the `cometchat` pipeline).
 demo: $(STAMP)
 	$(BIN)/python pipelines/run.py --demo
 

@@ -32,11 +32,11 @@ def load_demo(directory: Path, emulator_settings: dict[str, Any] | None = None) 
     import dlt
 
     from pipelines.cli_support import DEMO_DATA, DEMO_REQUESTS_PER_MINUTE
-    from pipelines.loading import DUCKDB_FILE, build_pipeline, run_load
+    from pipelines.loading import PIPELINE_NAME, build_pipeline, run_load
     from sources.cometchat import CometChatClient, CometChatCredentials
     from sources.cometchat_emulator import Emulator, EmulatorConfig
 
-    duckdb_path = directory / DUCKDB_FILE
+    duckdb_path = directory / f"{PIPELINE_NAME}.duckdb"  # dlt's default file for the pipeline
     pipelines_dir = directory / "pipelines"
     with Emulator(EmulatorConfig(**(emulator_settings or DEMO_DATA))) as emulator:
         credentials = CometChatCredentials(

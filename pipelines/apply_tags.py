@@ -15,8 +15,6 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any directory
-
 import pandas as pd
 
 from pipelines.cli_support import (
@@ -26,7 +24,7 @@ from pipelines.cli_support import (
     configure_logging,
     exit_on_known_errors,
 )
-from pipelines.loading import build_pipeline
+from pipelines.loading import DATASET_NAME, PIPELINE_NAME, build_pipeline
 from sources.cometchat.reverse_etl import (
     AUDIT_TABLE,
     FAILED,
@@ -61,9 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--destination", default="duckdb", help="the loaded dataset's dlt destination (default: duckdb)"
     )
     parser.add_argument(
-        "--dataset-name", default="cometchat", help="dataset (schema) name (default: cometchat)"
+        "--dataset-name", default=DATASET_NAME, help=f"dataset (schema) name (default: {DATASET_NAME})"
     )
-    parser.add_argument("--pipeline-name", default="cometchat", help="dlt pipeline name (default: cometchat)")
+    parser.add_argument(
+        "--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})"
+    )
     parser.add_argument(
         "--requests-per-minute",
         type=float,

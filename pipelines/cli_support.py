@@ -5,13 +5,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from dlt.common.configuration import with_config
-from dlt.common.configuration.exceptions import ConfigurationException
-from dlt.common.typing import TSecretStrValue
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
 from requests.exceptions import RequestException
 
-from sources.cometchat import MISSING_CREDENTIALS_HELP, CometChatClient, CometChatCredentials
+from pipelines.run_lock import PipelineBusyError
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
 from sources.cometchat.errors import (
     CometChatApiError,
     CometChatAuthError,
@@ -21,39 +22,31 @@ from sources.cometchat.errors import (
     CometChatUnreadableError,
 )
 from sources.cometchat.redaction import RedactingFilter, redact
-from sources.cometchat.settings import (
-    DEFAULT_REGION,
-    DEFAULT_REQUESTS_PER_MINUTE,
-    MAX_WORKERS,
-    REQUEST_DEADLINE_SECONDS,
-)
 
 DEMO_DATA = {"users": 120, "groups": 15, "members_per_group": 12, "messages": 20_000, "seed": 7}
 DEMO_REQUESTS_PER_MINUTE = 20_000  # the emulator plays a paid plan, so the demo is not held back
 EXIT_FAILED = 1
 EXIT_UNUSABLE_INPUT = 2
 DEBUG_ENV = "COMETCHAT_DEBUG"
+MISSING_CONFIG_HELP = (
+    "set app_id, region and api_key under [sources.cometchat.credentials] in .dlt/secrets.toml (see "
+    ".dlt/secrets.toml.example), or the environment variables SOURCES__COMETCHAT__CREDENTIALS__APP_ID, "
+    "SOURCES__COMETCHAT__CREDENTIALS__REGION and SOURCES__COMETCHAT__CREDENTIALS__API_KEY"
+)
 
 
-@with_config(sections=("sources", "cometchat"))
-def configured_client(
-    app_id: str | None = None,
-    api_key: TSecretStrValue | None = None,
-    region: str = DEFAULT_REGION,
-    base_url: str | None = None,
-    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
-    max_workers: int = MAX_WORKERS,
-    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
-) -> CometChatClient:
-    """A client from the `[sources.cometchat]` settings in .dlt/*.toml or SOURCES__COMETCHAT__* variables."""
-    if not app_id or not api_key:
-        raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
-    credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
+def configured_client(**overrides: Any) -> CometChatClient:
+    """A client from the very settings `cometchat_source()` resolves: `[sources.cometchat]` in .dlt/*.toml or
+    SOURCES__COMETCHAT__* variables; `overrides` (for example `requests_per_minute`) win."""
+    source = cometchat_source.ref
+    config = resolve_configuration(
+        source.SPEC(), sections=("sources", source.section, source.name), explicit_value=overrides
+    )
     return CometChatClient(
-        credentials,
-        requests_per_minute=requests_per_minute,
-        max_workers=max_workers,
-        request_deadline_seconds=request_deadline_seconds,
+        config.credentials,
+        requests_per_minute=config.requests_per_minute,
+        max_workers=config.max_workers,
+        request_deadline_seconds=config.request_deadline_seconds,
     )
 
 
@@ -70,9 +63,9 @@ def client_for(demo: bool, requests_per_minute: float | None) -> Iterator[CometC
     print(f"Starting the CometChat emulator with seeded demo data: {DEMO_DATA}", file=sys.stderr)
     with Emulator(EmulatorConfig(**DEMO_DATA)) as emulator:
         yield configured_client(
-            app_id=emulator.app_id,
-            api_key=emulator.api_key,
-            base_url=emulator.base_url,
+            credentials=CometChatCredentials(
+                app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+            ),
             requests_per_minute=requests_per_minute or DEMO_REQUESTS_PER_MINUTE,
         )
 
@@ -114,6 +107,14 @@ def root_cause(error: BaseException) -> BaseException:
 def _describe(error: BaseException) -> tuple[int, str]:
     if isinstance(error, CometChatAuthError):
         return EXIT_UNUSABLE_INPUT, f"CometChat rejected the credentials ({error.code}): {error.api_message}"
+    if isinstance(error, PipelineBusyError):
+        return EXIT_UNUSABLE_INPUT, str(error)
+    if isinstance(error, ConfigFieldMissingException):
+        missing = ", ".join(error.fields)
+        return (
+            EXIT_UNUSABLE_INPUT,
+            f"Configuration missing ({missing} of {error.spec_name}): {MISSING_CONFIG_HELP}",
+        )
     if isinstance(error, CometChatConfigError | ConfigurationException):
         return EXIT_UNUSABLE_INPUT, f"Configuration error: {error}"
     if isinstance(error, CometChatApiError | CometChatUnreachableError | CometChatUnreadableError):

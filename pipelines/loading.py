@@ -2,7 +2,7 @@
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +11,29 @@ from dlt.common.destination import Destination
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract import DltSource
 
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
-from sources.cometchat.errors import CometChatConfigError
+from sources.cometchat.errors import CometChatError
+from sources.cometchat.settings import MESSAGES_PER_LOAD
 from sources.cometchat.throttle import RequestStats
 
 logger = logging.getLogger(__name__)
 
+# dlt's own defaults then find the same data as run.py: `dlt pipeline cometchat info`, `dlt.attach("cometchat")`,
+# and DuckDB's default file `cometchat.duckdb` in the working directory. The dataset is not called `cometchat`:
+# DuckDB names the catalog after the file, and a schema named like the catalog makes queries ambiguous.
 PIPELINE_NAME = "cometchat"
-DATASET_NAME = "cometchat"
-# DuckDB names a database's catalog after its file, and a catalog named like the dataset (schema)
-# makes every query ambiguous ("Ambiguous reference to catalog or schema"), so the file is not `cometchat.duckdb`.
-DUCKDB_FILE = "cometchat_data.duckdb"
-# DuckDB takes up to 80% of RAM and a thread per core by default; capped (and one thread, each holds its own
-# buffers), the load's merge spills to disk and the whole load stays within README, Performance's budget.
+DATASET_NAME = "cometchat_data"
+# DuckDB takes up to 80% of RAM and a thread per core by default; capped (and one thread: each holds its own
+# buffers), a big merge spills to disk and the whole load stays within README, Performance's memory budget.
+# Set here rather than in .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (secret).
 DUCKDB_MEMORY_LIMIT = "128MB"
 DUCKDB_THREADS = 1
+
+
+class LoadIncompleteError(CometChatError):
+    """A run ended with a load package of this pipeline still pending: not everything was loaded."""
 
 
 @dataclass
@@ -35,7 +42,6 @@ class LoadSummary:
     rows_per_table: dict[str, int]
     requests: RequestStats
     seconds: float
-    tables_in_destination: dict[str, int] = field(default_factory=dict)
 
 
 def build_pipeline(
@@ -45,8 +51,9 @@ def build_pipeline(
     progress: str | None = "log",
     pipelines_dir: str | None = None,
 ) -> dlt.Pipeline:
+    """The pipeline; the destination's settings (a DuckDB file, Postgres credentials, ...) come from dlt config."""
     if destination == "duckdb":
-        destination = duckdb_destination(dataset_name)
+        destination = capped_duckdb()
     options: dict[str, Any] = {
         "pipeline_name": pipeline_name,
         "destination": destination,
@@ -59,32 +66,15 @@ def build_pipeline(
     return dlt.pipeline(**options)
 
 
-def duckdb_destination(dataset_name: str) -> Destination:
-    """DuckDB at `destination.duckdb.credentials` if configured, else ./cometchat_data.duckdb."""
-    configured = dlt.config.get("destination.duckdb.credentials", str)
-    path = Path(configured or DUCKDB_FILE)
-    if path.stem == dataset_name:
-        raise CometChatConfigError(
-            f"the DuckDB file {path.name} and the dataset {dataset_name!r} share a name, which DuckDB cannot "
-            "tell apart; choose another file (destination.duckdb.credentials) or --dataset-name"
+def capped_duckdb(path: str | Path | None = None) -> Destination:
+    """DuckDB at `path`, else where dlt would put it (`destination.duckdb.credentials`, else
+    `<pipeline_name>.duckdb`), with its memory capped at DUCKDB_MEMORY_LIMIT and DUCKDB_THREADS threads."""
+    database = str(path) if path else dlt.secrets.get("destination.duckdb.credentials", str)
+    return dlt.destinations.duckdb(
+        DuckDbCredentials(
+            database, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": DUCKDB_THREADS}
         )
-    return dlt.destinations.duckdb(duckdb_credentials(path))
-
-
-def duckdb_credentials(path: str | Path) -> DuckDbCredentials:
-    """A DuckDB file whose memory is capped (DUCKDB_MEMORY_LIMIT), so that big merges spill to disk."""
-    return DuckDbCredentials(
-        str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": DUCKDB_THREADS}
     )
-
-
-def preferred_file_format(pipeline: dlt.Pipeline) -> str | None:
-    """Parquet where the destination takes it: about 7x faster than insert_values into DuckDB (README, Performance)."""
-    capabilities = pipeline.destination.capabilities()
-    formats = set(capabilities.supported_loader_file_formats or ())
-    if capabilities.supported_staging_file_formats:
-        formats |= set(capabilities.supported_staging_file_formats)
-    return "parquet" if "parquet" in formats else None
 
 
 def run_load(
@@ -92,36 +82,49 @@ def run_load(
     client: CometChatClient,
     resources: list[str] | None = None,
     full_refresh: bool = False,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
 ) -> LoadSummary:
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
-    Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept.
-    Messages arrive in slices (`messages_per_load`), one dlt run each, until the cursor is caught up.
+    Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
+    loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
+    up, so that the destination's merge stays small. Raises LoadIncompleteError when a package of the
+    pipeline is still pending afterwards.
     """
-    source = cometchat_source(client=client)
-    if resources:
-        source = source.with_resources(*resources)
     started = time.monotonic()
     if pipeline.has_pending_data:
-        # dlt finishes a package left by an interrupted run and would ignore new data in the same call.
-        logger.warning("Finishing the load package of an interrupted run first")
+        # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
+        # without extracting, so it is finished first and the source runs after it.
+        logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
-    file_format = preferred_file_format(pipeline)
-    load_info = pipeline.run(
-        source, loader_file_format=file_format, refresh="drop_resources" if full_refresh else None
-    )
+    source = _source(client, messages_per_load, resources)
+    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
     rows = _rows_of_last_run(pipeline)
     while "messages" in source.selected_resources and more_messages(pipeline):
         logger.info("Loading the next slice of messages")
-        load_info = pipeline.run(
-            cometchat_source(client=client).with_resources("messages"), loader_file_format=file_format
-        )
+        load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
+    check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
         load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
     )
+
+
+def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:
+    source = cometchat_source(
+        credentials=client.credentials, client=client, messages_per_load=messages_per_load
+    )
+    return source.with_resources(*resources) if resources else source
+
+
+def check_nothing_pending(pipeline: dlt.Pipeline) -> None:
+    pending = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    if pending:
+        raise LoadIncompleteError(
+            f"{len(pending)} load package(s) of pipeline {pipeline.pipeline_name} are still pending: {pending}"
+        )
 
 
 def _rows_of_last_run(pipeline: dlt.Pipeline) -> dict[str, int]:

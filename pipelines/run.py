@@ -8,14 +8,25 @@ python pipelines/run.py --destination filesystem --dataset-name chat --resources
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any directory
+import dlt
 
 from pipelines.cli_support import client_for, configure_logging, exit_on_known_errors
-from pipelines.loading import LoadSummary, build_pipeline, run_load, table_row_counts
+from pipelines.loading import (
+    DATASET_NAME,
+    PIPELINE_NAME,
+    LoadSummary,
+    build_pipeline,
+    run_load,
+    table_row_counts,
+)
 from pipelines.process_tree import forked_children_die_with_this_process
+from pipelines.run_lock import exclusive_run
 from sources.cometchat.settings import RESOURCE_NAMES
+
+logger = logging.getLogger("pipelines.run")
+# dlt's progress displays; tqdm, enlighten and alive_progress are dependencies of the project.
+PROGRESS_CHOICES = ("log", "tqdm", "enlighten", "alive_progress", "none")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,9 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="load the bundled emulator instead of an account")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
     parser.add_argument(
-        "--dataset-name", default="cometchat", help="dataset (schema) name (default: cometchat)"
+        "--dataset-name", default=DATASET_NAME, help=f"dataset (schema) name (default: {DATASET_NAME})"
     )
-    parser.add_argument("--pipeline-name", default="cometchat", help="dlt pipeline name (default: cometchat)")
+    parser.add_argument(
+        "--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})"
+    )
     parser.add_argument(
         "--resources",
         type=_resource_list,
@@ -46,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--progress",
         default="log",
-        choices=["log", "tqdm", "enlighten", "alive_progress", "none"],
+        choices=PROGRESS_CHOICES,
         help="dlt progress display (default: log)",
     )
     return parser.parse_args(argv)
@@ -56,16 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     forked_children_die_with_this_process()
-    with exit_on_known_errors(), client_for(args.demo, args.requests_per_minute) as client:
+    with exit_on_known_errors():
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
-        summary = run_load(pipeline, client, args.resources, args.full_refresh)
-        print_summary(summary, table_row_counts(pipeline), pipeline)
-        if args.demo:
-            print_preview(pipeline)
+        with exclusive_run(pipeline), client_for(args.demo, args.requests_per_minute) as client:
+            summary = run_load(pipeline, client, args.resources, args.full_refresh)
+    report(summary, pipeline, args.demo)
     return 0
 
 
-def print_summary(summary: LoadSummary, stored_rows: dict[str, int], pipeline) -> None:
+def report(summary: LoadSummary, pipeline: dlt.Pipeline, demo: bool) -> None:
+    """The closing report; the data is loaded by now, so a failure here is a warning, not a failed run."""
+    try:
+        stored_rows = table_row_counts(pipeline)
+    except Exception as error:
+        logger.warning(
+            "Loaded, but the stored row counts could not be read: %s: %s", type(error).__name__, error
+        )
+        stored_rows = {}
+    print_summary(summary, stored_rows, pipeline)
+    if demo:
+        try:
+            print_preview(pipeline)
+        except Exception as error:
+            logger.warning("Loaded, but the preview failed: %s: %s", type(error).__name__, error)
+
+
+def print_summary(summary: LoadSummary, stored_rows: dict[str, int], pipeline: dlt.Pipeline) -> None:
     stats = summary.requests
     print()
     print(
@@ -91,10 +120,10 @@ PREVIEW_SQL = """
 """
 
 
-def print_preview(pipeline) -> None:
+def print_preview(pipeline: dlt.Pipeline) -> None:
     print("\nA first look, through pipeline.dataset():")
     print(pipeline.dataset()(PREVIEW_SQL).df().to_string(index=False))
-    print("\nIn pandas: pipelines.loading.build_pipeline().dataset()['messages'].df()  (see notebooks/)")
+    print(f"\nIn pandas: dlt.attach({pipeline.pipeline_name!r}).dataset()['messages'].df()  (see notebooks/)")
 
 
 def _statuses(by_status: dict[int, int]) -> str:

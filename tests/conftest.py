@@ -1,14 +1,18 @@
 """Shared fixtures: an emulator process per test module, a factory for tests that need their own, and the
 pipeline a CLI run left behind."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dlt
 import pytest
 
-from pipelines.loading import DUCKDB_FILE
+from pipelines.loading import DATASET_NAME, PIPELINE_NAME
 from sources.cometchat_emulator import Emulator, EmulatorConfig
+
+# The tests reach only loopback; dlt's anonymous telemetry (and its CLI processes started here) stays off.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +42,10 @@ def cli_pipeline() -> Callable[..., dlt.Pipeline]:
     """`cli_pipeline(workdir, dataset_name)`: the loader pipeline that a CLI run in `workdir` wrote to
     (the CLI tests point DLT_DATA_DIR at `workdir/dlt`)."""
 
-    def attach(workdir: Path, dataset_name: str = "cometchat") -> dlt.Pipeline:
+    def attach(workdir: Path, dataset_name: str = DATASET_NAME) -> dlt.Pipeline:
         return dlt.pipeline(
-            "cometchat",
-            destination=dlt.destinations.duckdb(str(workdir / DUCKDB_FILE)),
+            PIPELINE_NAME,
+            destination=dlt.destinations.duckdb(str(workdir / f"{PIPELINE_NAME}.duckdb")),
             dataset_name=dataset_name,
             pipelines_dir=str(workdir / "dlt" / "pipelines"),
         )

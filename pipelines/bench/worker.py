@@ -16,7 +16,7 @@ from pathlib import Path
 import dlt
 
 from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
-from pipelines.loading import build_pipeline, duckdb_credentials, run_load, table_row_counts
+from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
 from sources.cometchat import CometChatClient, CometChatCredentials
 
 
@@ -24,7 +24,7 @@ def load_ours(args: argparse.Namespace, api_key: str) -> dict:
     credentials = CometChatCredentials(app_id=args.app_id, api_key=api_key, base_url=args.base_url)
     client = CometChatClient(credentials, requests_per_minute=args.requests_per_minute)
     pipeline = build_pipeline(
-        destination=dlt.destinations.duckdb(duckdb_credentials(Path(args.workdir) / "ours.duckdb")),
+        destination=capped_duckdb(Path(args.workdir) / "ours.duckdb"),
         pipeline_name="bench_ours",
         progress=None,
         pipelines_dir=str(Path(args.workdir) / "pipelines"),

@@ -1,20 +1,21 @@
 """dlt source for the CometChat REST API v3: users, groups, members, conversations and messages.
 
-Configuration lives in `[sources.cometchat]` (app_id, region, api_key, base_url) or in the matching
-`SOURCES__COMETCHAT__*` environment variables. Building the source makes no API calls.
+Credentials live in `[sources.cometchat.credentials]` (app_id, region, api_key, base_url) of
+.dlt/secrets.toml, or in the matching `SOURCES__COMETCHAT__CREDENTIALS__*` environment variables; the
+request budget in `[sources.cometchat]`. Building the source makes no API calls.
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
 import dlt
-from dlt.common.typing import TSecretStrValue
+from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
-from .arrow_pages import MessagePages, refuse_nested_child_tables, with_child_tables
-from .changes import TRow, only_changed
+from .arrow_pages import MessagePages, refuse_nested_child_tables, use_child_table_merges, with_child_tables
+from .changes import only_changed
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -24,17 +25,11 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
-from .errors import CometChatConfigError, CometChatNotFoundError
+from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
+from .errors import CometChatNotFoundError
 from .ids import id_problem, safe_repr
 from .read_ahead import read_ahead
-from .settings import (
-    DEFAULT_REGION,
-    DEFAULT_REQUESTS_PER_MINUTE,
-    GONE_ERROR_CODES,
-    MAX_WORKERS,
-    MESSAGES_PER_LOAD,
-    REQUEST_DEADLINE_SECONDS,
-)
+from .settings import DEFAULT_REQUESTS_PER_MINUTE, GONE_ERROR_CODES, MAX_WORKERS, REQUEST_DEADLINE_SECONDS
 from .shaping import (
     changed_message,
     changed_message_id,
@@ -45,7 +40,6 @@ from .shaping import (
 )
 
 __all__ = [
-    "MISSING_CREDENTIALS_HELP",
     "CometChatClient",
     "CometChatCredentials",
     "cometchat_source",
@@ -54,41 +48,30 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MISSING_CREDENTIALS_HELP = (
-    "CometChat credentials are missing: set app_id, region and api_key under [sources.cometchat] in "
-    ".dlt/secrets.toml (see .dlt/secrets.toml.example), or set the environment variables "
-    "SOURCES__COMETCHAT__APP_ID, SOURCES__COMETCHAT__REGION and SOURCES__COMETCHAT__API_KEY."
-)
-
 
 @dlt.source(name="cometchat", max_table_nesting=1)
 def cometchat_source(
-    app_id: str | None = None,
-    api_key: TSecretStrValue | None = None,
-    region: str = DEFAULT_REGION,
-    base_url: str | None = None,
+    credentials: CometChatCredentials = dlt.secrets.value,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_workers: int = MAX_WORKERS,
-    messages_per_load: int = MESSAGES_PER_LOAD,
     request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
+    messages_per_load: int | None = None,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
 
     Args:
-        app_id, api_key, region, base_url: the app's credentials; `base_url` overrides the regional host.
+        credentials: the app's id, region and REST API key, from `[sources.cometchat.credentials]`.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
         max_workers: open connections to the API.
         request_deadline_seconds: the longest a whole response (connect and every read) may take
             before it is retried like a timeout.
-        messages_per_load: the messages of one run's slice; `more_messages(pipeline)` says whether the
-            run stopped at a slice's end, and a new run of the pipeline loads the next slice.
-        client: a ready client, for callers that want its request statistics.
+        messages_per_load: None (the default) loads every new message in this run. A number stops the
+            messages at about that many; `more_messages(pipeline)` then says whether to run again. For
+            destinations whose merge must stay small (a memory-capped DuckDB), as `run_load` does.
+        client: a ready client for these credentials, for callers that want its request statistics.
     """
     if client is None:
-        if not app_id or not api_key:
-            raise CometChatConfigError(MISSING_CREDENTIALS_HELP)
-        credentials = CometChatCredentials(app_id=app_id, api_key=api_key, region=region, base_url=base_url)
         client = CometChatClient(
             credentials,
             requests_per_minute=requests_per_minute,
@@ -107,7 +90,8 @@ def cometchat_source(
 
 def users(client: CometChatClient) -> DltResource:
     @dlt.resource(name="users", primary_key="uid", write_disposition="merge", columns=USER_COLUMNS)
-    def users_resource() -> Iterator[list[TRow]]:
+    def users_resource() -> Iterator[list[TDataItem]]:
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("users", {"withTags": "true", "withDeactivated": "true"}):
             yield only_changed(map(shape_user, page), _by("uid"), digests)
@@ -117,7 +101,8 @@ def users(client: CometChatClient) -> DltResource:
 
 def groups(client: CometChatClient) -> DltResource:
     @dlt.resource(name="groups", primary_key="guid", write_disposition="merge", columns=GROUP_COLUMNS)
-    def groups_resource() -> Iterator[list[TRow]]:
+    def groups_resource() -> Iterator[list[TDataItem]]:
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         for page in client.pages("groups", {"withTags": "true"}):
             yield only_changed(map(shape_group, page), _by("guid"), digests)
@@ -139,14 +124,19 @@ def group_members(client: CometChatClient) -> DltResource:
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
+        use_destination_hints()
         fingerprints = dlt.current.resource_state().setdefault("group_fingerprints", {})
+        changed = {}
         for page in client.pages("groups"):
             for group in page:
                 fingerprint = f"{group.get('membersCount')}:{group.get('updatedAt')}"
                 if _unusable_id(group["guid"], "guid", "its members are not loaded"):
                     continue
                 if fingerprints.get(group["guid"]) != fingerprint:
-                    yield _members_of(client, group["guid"], fingerprints, fingerprint)
+                    changed[group["guid"]] = fingerprint
+        use_group_replacement(changed)
+        for guid, fingerprint in changed.items():
+            yield _members_of(client, guid, fingerprints, fingerprint)
 
     return group_members_resource
 
@@ -154,7 +144,7 @@ def group_members(client: CometChatClient) -> DltResource:
 @dlt.defer
 def _members_of(
     client: CometChatClient, guid: str, fingerprints: dict[str, str], fingerprint: str
-) -> list[TRow]:
+) -> list[TDataItem]:
     try:
         rows = [
             shape_member(guid, member)
@@ -182,6 +172,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
         columns=CONVERSATION_COLUMNS,
     )
     def conversations_resource() -> Iterator[Any]:
+        use_destination_hints()
         digests = dlt.current.resource_state().setdefault("digests", {})
         params = {"conversationType": conversation_type, "withTags": "true"}
         pages = client.pages("conversations", params)
@@ -204,7 +195,7 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
 @dlt.defer
 def _conversations_of(
     client: CometChatClient, viewer_uid: str, params: dict[str, str], digests: dict[str, str]
-) -> list[TRow]:
+) -> list[TDataItem]:
     try:
         rows = [
             shape_conversation(viewer_uid, row)
@@ -217,12 +208,14 @@ def _conversations_of(
     return only_changed(rows, _conversation_key, digests)
 
 
-def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD) -> DltResource:
+def messages(client: CometChatClient, messages_per_load: int | None = None) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
     Edits and deletes arrive as action messages that carry the changed message, which is merged
     over the stored copy. The cursor is kept in resource state by hand rather than with
     `dlt.sources.incremental`, which would drop those changed copies for their old `sentAt`.
+    Pages are streamed, so one run loads the whole history at flat memory until the destination's merge;
+    `messages_per_load` stops the run at a slice's end instead (see `more_messages`).
     """
 
     @dlt.resource(
@@ -232,32 +225,41 @@ def messages(client: CometChatClient, messages_per_load: int = MESSAGES_PER_LOAD
         columns=MESSAGE_COLUMNS,
     )
     def messages_resource() -> Iterator[Any]:
+        use_destination_hints()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
         state["more"] = False
         loaded = 0
+        one_row_per_id = primary_key_merges_only()
         refuse_nested_child_tables()
+        use_child_table_merges(one_row_per_id)
+        held: dict[int, tuple[int, TDataItem]] = {}
         tables = MessagePages()
         for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
             yield from tables.add((int(message["id"]), message) for message in page)
-            yield from tables.add(_changed_messages(client, page), changed=True)
+            changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
+            if one_row_per_id:
+                _hold_newest_copies(changed, after, held)
+                changed = ()
+            yield from tables.add(changed, changed=True)
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
             loaded += len(page)
-            if loaded >= messages_per_load:
+            if messages_per_load and loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
                 break
+        yield from tables.add(held.values(), changed=True)
         yield from tables.flush()
 
     return with_child_tables(messages_resource)
 
 
 def more_messages(pipeline: dlt.Pipeline) -> bool:
-    """Whether the pipeline's last run stopped at the end of a message slice, with more to load."""
+    """Whether the pipeline's last run stopped at the end of a `messages_per_load` slice, with more to load."""
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
     return bool(resources.get("messages", {}).get("more"))
 
 
-def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tuple[int, TRow]]:
+def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
     """(action id, current copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         target = changed_message(action)
@@ -270,11 +272,26 @@ def _changed_messages(client: CometChatClient, page: list[TRow]) -> Iterator[tup
             yield int(action["id"]), target
 
 
-def _by(field: str) -> Callable[[TRow], Any]:
+def _hold_newest_copies(
+    changed: Iterable[tuple[int, TDataItem]],
+    after: tuple[int, int] | None,
+    held: dict[int, tuple[int, TDataItem]],
+) -> None:
+    """For destinations that merge on the primary key only (delta tables), which need one row per id in a load:
+    drops the changed copies of messages this run read itself (sent after its starting cursor, so read as they
+    are now) and keeps the newest copy of each older message, to be loaded at the end of the run."""
+    for version, message in changed:
+        if after is not None and (int(message["sentAt"]), int(message["id"])) <= after:
+            message_id = int(message["id"])
+            if message_id not in held or held[message_id][0] < version:
+                held[message_id] = (version, message)
+
+
+def _by(field: str) -> Callable[[TDataItem], Any]:
     return lambda row: row[field]
 
 
-def _conversation_key(row: TRow) -> str:
+def _conversation_key(row: TDataItem) -> str:
     return f"{row['viewer_uid']}|{row['conversation_id']}"
 
 

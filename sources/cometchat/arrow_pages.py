@@ -32,6 +32,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
+from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
 from .errors import CometChatConfigError
 from .shaping import TRow
 
@@ -107,6 +108,32 @@ def with_child_tables(resource: DltResource) -> DltResource:
             table_name=child_table(kind), columns=CHILD_COLUMNS[kind], create_table_variant=True
         )
     return resource
+
+
+def use_child_table_merges(primary_key_only: bool) -> None:
+    """The child tables' file and table format for the running destination (as `use_destination_hints` sets
+    them on `messages`); where it merges on the primary key only (delta tables), `upsert` on
+    (`message_id`, `_dlt_list_idx`) instead of `delete-insert`: a stored row past the end of a changed copy's
+    list is then removed only up to the longest list this run has seen."""
+    capabilities = destination_capabilities()
+    if capabilities is None:
+        return
+    table_format = lake_table_format(capabilities)
+    resource = dlt.current.resource()
+    for kind in CHILD_KINDS:
+        resource.apply_hints(
+            table_name=child_table(kind),
+            file_format=fast_file_format(capabilities),
+            table_format=table_format or None,
+            create_table_variant=True,
+        )
+        if primary_key_only:
+            resource.apply_hints(
+                table_name=child_table(kind),
+                write_disposition={"disposition": "merge", "strategy": "upsert"},
+                merge_key="",
+                create_table_variant=True,
+            )
 
 
 def refuse_nested_child_tables() -> None:

@@ -6,20 +6,18 @@ last run are loaded. The digests live in the resource's dlt state, so they advan
 
 import hashlib
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
 
 import orjson
+from dlt.common.typing import TDataItem
 
-TRow = dict[str, Any]
 
-
-def digest(row: TRow) -> str:
+def digest(row: TDataItem) -> str:
     return hashlib.blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
 
 
 def only_changed(
-    rows: Iterable[TRow], key: Callable[[TRow], str], digests: MutableMapping[str, str]
-) -> list[TRow]:
+    rows: Iterable[TDataItem], key: Callable[[TDataItem], str], digests: MutableMapping[str, str]
+) -> list[TDataItem]:
     """The rows whose digest differs from the one remembered for their key; remembers the new digests."""
     changed = []
     for row in rows:

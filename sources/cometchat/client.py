@@ -12,7 +12,7 @@ from requests import PreparedRequest, Response, Session
 from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception, stop_after_attempt
 
-from .credentials import CometChatCredentials
+from .credentials import CometChatCredentials, check_credentials
 from .deadline import DeadlineAdapter
 from .errors import (
     CometChatApiError,
@@ -97,6 +97,8 @@ class CometChatClient:
         max_workers: int = MAX_WORKERS,
         request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS,
     ) -> None:
+        check_credentials(credentials)
+        self.credentials = credentials
         register_secret(str(credentials.api_key))
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts

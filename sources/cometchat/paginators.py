@@ -1,4 +1,4 @@
-"""Paginators for CometChat's two list styles (contract §3)."""
+"""Paginators for CometChat's two list styles: page-numbered lists and cursor-paged message lists."""
 
 from typing import Any
 

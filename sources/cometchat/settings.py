@@ -5,19 +5,22 @@ from typing import Final
 REGIONS: Final = ("us", "eu", "in")
 DEFAULT_REGION: Final = "us"
 BASE_URL_TEMPLATE: Final = "https://{app_id}.api-{region}.cometchat.io/v3"
+# How the example values of .dlt/secrets.toml.example and those `dlt init` writes begin; never sent.
+PLACEHOLDER_PREFIXES: Final = ("your-", "<configure me>")
 
-# The free "Build" plan allows 500 requests per minute; paid plans 20,000 (contract §10).
+# The free "Build" plan allows 500 requests per minute; paid plans 20,000
+# (https://www.cometchat.com/docs/rest-api/rate-limits).
 DEFAULT_REQUESTS_PER_MINUTE: Final = 500
 
-# Largest page the API serves: perPage for page-number lists, limit for message lists (contract §3).
+# Largest page the API serves: perPage for page-number lists, limit for message lists.
 PAGE_SIZE: Final = 1000
 MESSAGE_PAGE_SIZE: Final = 1000
 
-# A run loads messages in slices of about this many, one load package each, so that the destination's
-# merge works on one slice at a time (bounded memory) and a killed run keeps the slices it committed.
+# Each socket operation (connect, every read) may take this long...
+# run.py loads messages in slices of about this many, one load package each, so that a capped DuckDB's merge
+# works on one slice at a time: a single package of 1M messages does not fit its 512 MB.
 MESSAGES_PER_LOAD: Final = 200_000
 
-# Each socket operation (connect, every read) may take this long...
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
 # ...and the whole response this long; on expiry the request is retried like a timeout. A 1,000-row page
 # takes well under a second, so this only ever cuts off an answer that trickles or stalls.
@@ -25,8 +28,6 @@ REQUEST_DEADLINE_SECONDS: Final = 120.0
 MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0
-# When a Retry-After header is missing on a 429, the docs suggest waiting up to a minute.
-DEFAULT_RETRY_AFTER_SECONDS: Final = 5.0
 
 # Concurrent requests for per-group and per-viewer fetches; the rate budget still applies.
 MAX_WORKERS: Final = 4

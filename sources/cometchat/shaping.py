@@ -8,7 +8,7 @@ and nested lists are lifted to the top level so that dlt's normalizer gives each
 from datetime import UTC, datetime
 from typing import Any
 
-TRow = dict[str, Any]
+from dlt.common.typing import TDataItem
 
 # Scalar fields of user and group entities worth keeping on `messages__entities` rows.
 _ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope")
@@ -26,7 +26,7 @@ def as_int(value: Any) -> int | None:
     return int(str(value))
 
 
-def shape_user(user: TRow) -> TRow:
+def shape_user(user: TDataItem) -> TDataItem:
     return _present(
         {
             "uid": user["uid"],
@@ -46,7 +46,7 @@ def shape_user(user: TRow) -> TRow:
     )
 
 
-def shape_group(group: TRow) -> TRow:
+def shape_group(group: TDataItem) -> TDataItem:
     return _present(
         {
             "guid": group["guid"],
@@ -65,7 +65,7 @@ def shape_group(group: TRow) -> TRow:
     )
 
 
-def shape_member(guid: str, member: TRow) -> TRow:
+def shape_member(guid: str, member: TDataItem) -> TDataItem:
     return {
         "guid": guid,
         "uid": member["uid"],
@@ -74,11 +74,11 @@ def shape_member(guid: str, member: TRow) -> TRow:
     }
 
 
-def shape_conversation(viewer_uid: str, conversation: TRow) -> TRow:
+def shape_conversation(viewer_uid: str, conversation: TDataItem) -> TDataItem:
     """One conversation as one viewer sees it; `lastMessage` shrinks to a reference."""
     partner = conversation.get("conversationWith") or {}
     last_message = conversation.get("lastMessage") or {}
-    row: TRow = {
+    row: TDataItem = {
         "viewer_uid": viewer_uid,
         "conversation_id": conversation["conversationId"],
         "conversation_type": conversation.get("conversationType"),
@@ -96,7 +96,7 @@ def shape_conversation(viewer_uid: str, conversation: TRow) -> TRow:
     return _present(row)
 
 
-def shape_message(message: TRow) -> TRow:
+def shape_message(message: TDataItem) -> TDataItem:
     data = message.get("data") or {}
     message_id = int(message["id"])
     return _present(
@@ -131,7 +131,7 @@ def shape_message(message: TRow) -> TRow:
     )
 
 
-def changed_message(action: TRow) -> TRow | None:
+def changed_message(action: TDataItem) -> TDataItem | None:
     """The edited or deleted message that an `edited`/`deleted` action message carries, if complete."""
     if action.get("category") != "action" or action.get("type") != "message":
         return None
@@ -141,7 +141,7 @@ def changed_message(action: TRow) -> TRow | None:
     return None
 
 
-def changed_message_id(action: TRow) -> int | None:
+def changed_message_id(action: TDataItem) -> int | None:
     """The id of the message an edit/delete action refers to, even when its copy is incomplete."""
     if action.get("category") != "action" or action.get("type") != "message":
         return None
@@ -149,14 +149,14 @@ def changed_message_id(action: TRow) -> int | None:
     return as_int(target.get("id"))
 
 
-def _entities(message_id: int, entities: TRow) -> list[TRow]:
+def _entities(message_id: int, entities: TDataItem) -> list[TDataItem]:
     rows = []
     for role, wrapper in entities.items():
         if not isinstance(wrapper, dict):
             continue
         entity = wrapper.get("entity") or {}
         entity_type = wrapper.get("entityType")
-        row: TRow = {
+        row: TDataItem = {
             "message_id": message_id,
             "role": role,
             "entity_type": entity_type,
@@ -170,7 +170,7 @@ def _entities(message_id: int, entities: TRow) -> list[TRow]:
     return rows
 
 
-def _attachment(message_id: int, attachment: TRow) -> TRow:
+def _attachment(message_id: int, attachment: TDataItem) -> TDataItem:
     return _present(
         {
             "message_id": message_id,
@@ -183,7 +183,7 @@ def _attachment(message_id: int, attachment: TRow) -> TRow:
     )
 
 
-def _reaction(message_id: int, reaction: TRow) -> TRow:
+def _reaction(message_id: int, reaction: TDataItem) -> TDataItem:
     return {
         "message_id": message_id,
         "reaction": reaction.get("reaction"),
@@ -191,12 +191,12 @@ def _reaction(message_id: int, reaction: TRow) -> TRow:
     }
 
 
-def _mentions(message_id: int, mentions: Any) -> list[TRow]:
+def _mentions(message_id: int, mentions: Any) -> list[TDataItem]:
     # A map uid -> user in webhook payloads; tolerate a list of users too.
     users = mentions.values() if isinstance(mentions, dict) else mentions or []
     return [{"message_id": message_id, "uid": u.get("uid"), "name": u.get("name")} for u in users]
 
 
-def _present(row: TRow) -> TRow:
+def _present(row: TDataItem) -> TDataItem:
     """Drops null fields and empty lists: declared columns load as null anyway, and the normalizer does less."""
     return {key: value for key, value in row.items() if value is not None and value != []}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
-# Both spellings are documented (contract §10); the newest first.
+# CometChat documents both spellings of the rate-limit headers; the newest first.
 _REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Rate-Limit-Remaining")
 _RESET_HEADERS = ("X-RateLimit-Reset", "X-Rate-Limit-Reset")
 _LOGGED_WAIT_SECONDS = 1.0

@@ -6,11 +6,12 @@ import argparse
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 
+from sources.cometchat.loopback import is_loopback
+
 from .profiles import validate_profiles
 
 FAULT_KINDS = ("500", "502", "503", "429", "reset", "truncate", "slow")
 DEFAULT_END_TIME = 1767225600  # 2026-01-01T00:00:00Z; generation never reads the wall clock
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def derive_api_key(seed: int) -> str:
@@ -126,10 +127,6 @@ class EmulatorConfig:
                 value = ",".join(value)
             args += [flag, str(value)]
         return args
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def _csv(text: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import nbformat
 
-from pipelines.loading import DATASET_NAME, DUCKDB_FILE, PIPELINE_NAME
+from pipelines.loading import DATASET_NAME, PIPELINE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -187,5 +187,5 @@ def test_committed_notebook_shows_every_chart_and_a_real_plan():
     # The defaults read what `python pipelines/run.py` writes in the repository root.
     assert f'PIPELINE_NAME = "{PIPELINE_NAME}"' in parameters.source
     assert f'DATASET_NAME = "{DATASET_NAME}"' in parameters.source
-    assert f'"../{DUCKDB_FILE}"' in parameters.source
+    assert f'"../{PIPELINE_NAME}.duckdb"' in parameters.source
     assert (NOTEBOOKS / "images" / "messages_per_day.png").stat().st_size > 10_000

@@ -13,7 +13,7 @@ from pipelines.loading import build_pipeline
 def make_pipeline(tmp_path: Path) -> Callable[..., dlt.Pipeline]:
     def make(name: str = "cometchat") -> dlt.Pipeline:
         return build_pipeline(
-            destination=dlt.destinations.duckdb(str(tmp_path / f"{name}_data.duckdb")),
+            destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
             pipeline_name=name,
             progress=None,
             pipelines_dir=str(tmp_path / "pipelines"),

@@ -71,9 +71,9 @@ def conversation_tables(pipeline: dlt.Pipeline) -> dict[tuple[str, str], list[st
 def cli_env(emulator, workdir: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
-        "SOURCES__COMETCHAT__APP_ID": emulator.app_id,
-        "SOURCES__COMETCHAT__API_KEY": emulator.api_key,
-        "SOURCES__COMETCHAT__BASE_URL": emulator.base_url,
+        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": emulator.app_id,
+        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": emulator.api_key,
+        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": emulator.base_url,
         "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
         "DLT_DATA_DIR": str(workdir / "dlt"),
         **extra,

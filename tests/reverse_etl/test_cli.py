@@ -85,7 +85,7 @@ def test_missing_credentials_exit_2(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DLT_DATA_DIR": str(tmp_path / "dlt"), "HOME": str(tmp_path)}
     status, _out, err = run_cli(None, tmp_path, "changes.csv", env=env)
     assert status == 2
-    assert "SOURCES__COMETCHAT__API_KEY" in err and "Traceback" not in err
+    assert "SOURCES__COMETCHAT__CREDENTIALS__API_KEY" in err and "Traceback" not in err
 
 
 def write_windows_csv(path: Path, rows: list[list[str]]) -> None:
@@ -134,7 +134,7 @@ def test_dry_run_apply_and_rerun_with_reports_exit_statuses_and_no_key_anywhere(
     assert plan[5]["error"] == "tag 2 is blank"
     assert [row["current_tags"] for row in plan] == [truth[key] for key in keys]
     assert [row["desired_tags"] for row in plan[:5]] == [good[key] for key in keys[:5]]
-    assert not (tmp_path / "cometchat_data.duckdb").exists()
+    assert not (tmp_path / "cometchat.duckdb").exists()
 
     status, out, err = run_cli(emulator, tmp_path, "changes.csv", "--report", "applied.csv", env=env)
     outputs.append(out + err)

@@ -12,9 +12,9 @@ RUN_PY = REPO / "pipelines" / "run.py"
 def run_cli(emulator, workdir: Path, *args: str, env_extra: dict | None = None, **popen) -> subprocess.Popen:
     env = {
         **os.environ,
-        "SOURCES__COMETCHAT__APP_ID": emulator.app_id,
-        "SOURCES__COMETCHAT__API_KEY": emulator.api_key,
-        "SOURCES__COMETCHAT__BASE_URL": emulator.base_url,
+        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": emulator.app_id,
+        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": emulator.api_key,
+        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": emulator.base_url,
         "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
         "DLT_DATA_DIR": str(workdir / "dlt"),
         **(env_extra or {}),

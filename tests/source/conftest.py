@@ -24,7 +24,7 @@ def load_from(
 @pytest.fixture
 def make_pipeline(tmp_path: Path) -> Callable[..., dlt.Pipeline]:
     def make(name: str = "cometchat", destination=None) -> dlt.Pipeline:
-        destination = destination or dlt.destinations.duckdb(str(tmp_path / f"{name}_data.duckdb"))
+        destination = destination or dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
         return build_pipeline(
             destination=destination,
             pipeline_name=name,

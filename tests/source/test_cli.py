@@ -3,12 +3,12 @@
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-import dlt
+import pytest
 
 from pipelines.cli_support import DEMO_DATA
 from pipelines.loading import table_row_counts
+from pipelines.run import PROGRESS_CHOICES
 from sources.cometchat.reverse_etl.audit import load_audit
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
@@ -29,7 +29,7 @@ def test_demo_loads_the_bundled_emulator_exactly_with_no_account(tmp_path, cli_p
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert "Loaded into duckdb dataset 'cometchat'" in result.stdout
+    assert "Loaded into duckdb dataset 'cometchat_data'" in result.stdout
     with Emulator(EmulatorConfig(**DEMO_DATA)) as emulator:  # same seed and sizes: the same data
         truth = emulator.ground_truth()
     pipeline = cli_pipeline(tmp_path)
@@ -46,13 +46,13 @@ def test_missing_credentials_say_how_to_set_them(tmp_path):
         text=True,
     )
     assert result.returncode == 2
-    assert "SOURCES__COMETCHAT__API_KEY" in result.stderr and "secrets.toml" in result.stderr
+    assert "SOURCES__COMETCHAT__CREDENTIALS__API_KEY" in result.stderr and "secrets.toml" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_wrong_key_fails_fast_with_one_line_and_no_key(emulator, tmp_path):
     wrong_key = "0123456789abcdef0123456789abcdef01234567"
-    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__API_KEY": wrong_key})
+    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__CREDENTIALS__API_KEY": wrong_key})
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "AUTH_ERR_APIKEY_NOT_FOUND" in err
@@ -62,7 +62,9 @@ def test_wrong_key_fails_fast_with_one_line_and_no_key(emulator, tmp_path):
 
 
 def test_wrong_app_id_fails_fast(emulator, tmp_path):
-    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__APP_ID": "someone-elses-app"})
+    process = run_cli(
+        emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__CREDENTIALS__APP_ID": "someone-elses-app"}
+    )
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "AUTH_ERR_INVALID_APPID" in err
@@ -139,9 +141,9 @@ def test_rejects_plain_http_outside_loopback(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "SOURCES__COMETCHAT__APP_ID": "app",
-        "SOURCES__COMETCHAT__API_KEY": "k" * 40,
-        "SOURCES__COMETCHAT__BASE_URL": "http://cometchat.example.com/v3",
+        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": "app",
+        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": "k" * 40,
+        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": "http://cometchat.example.com/v3",
     }
     result = subprocess.run(
         [sys.executable, str(RUN_PY)],
@@ -154,19 +156,9 @@ def test_rejects_plain_http_outside_loopback(tmp_path):
     assert "https" in result.stderr
 
 
-def test_loads_to_a_second_destination_filesystem_parquet(emulator, make_pipeline, tmp_path: Path):
-    from .conftest import load_from
-    from .expected import epoch
-
-    bucket = tmp_path / "lake"
-    pipeline = make_pipeline("cometchat_lake", destination=dlt.destinations.filesystem(bucket.as_uri()))
-    load_from(emulator, pipeline)
-    assert list(bucket.rglob("*.parquet")), "filesystem destination should hold parquet files"
-    # Plain parquet files are append-only: an edited message keeps each version; the newest is the truth.
-    frame = pipeline.dataset()["messages"].df().sort_values("updated_at").drop_duplicates("id", keep="last")
-    newest = {
-        int(r["id"]): (r["text"] if isinstance(r["text"], str) else None, epoch(r["deleted_at"]))
-        for r in frame.to_dict("records")
-    }
-    truth = emulator.ground_truth()
-    assert newest == {int(m["id"]): (m["data"].get("text"), m.get("deletedAt")) for m in truth["messages"]}
+@pytest.mark.parametrize("progress", PROGRESS_CHOICES)
+def test_every_progress_choice_offered_works(emulator, tmp_path, progress):
+    process = run_cli(emulator, tmp_path, "--resources", "users", "--progress", progress)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err

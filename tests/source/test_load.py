@@ -1,6 +1,9 @@
 """A full load and incremental re-loads of the emulator equal its ground truth exactly."""
 
+import dlt
 import pytest
+
+from sources.cometchat import cometchat_source
 
 from .conftest import load_from
 from .expected import expected_messages
@@ -63,19 +66,47 @@ def test_timestamps_are_utc_timestamp_columns(emulator, make_pipeline):
     assert str(table(pipeline, "messages")["sent_at"].dt.tz) == "UTC"
 
 
-def test_messages_load_in_slices_one_package_each_and_end_exact(make_emulator, make_pipeline, monkeypatch):
-    monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_PER_LOAD", "1000")  # one page of 1000 per slice
+def test_a_users_own_pipeline_loads_the_whole_history_in_one_run_as_parquet(
+    make_emulator, tmp_path, monkeypatch
+):
+    """What a dlt user writes, run outside the repo folder (no .dlt config): one run, everything, parquet."""
+    emulator = make_emulator(messages=3500)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__APP_ID", emulator.app_id)
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__API_KEY", emulator.api_key)
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__BASE_URL", emulator.base_url)
+    monkeypatch.setenv("SOURCES__COMETCHAT__REQUESTS_PER_MINUTE", "60000")
+    pipeline = dlt.pipeline(
+        "my_chat", destination="duckdb", dataset_name="chat", pipelines_dir=str(tmp_path / "pipelines")
+    )
+
+    load_info = pipeline.run(cometchat_source())
+
+    assert len(load_info.loads_ids) == 1
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    jobs = load_info.load_packages[0].jobs["completed_jobs"]
+    formats = {
+        (job.job_file_info.table_name, job.job_file_info.file_format)
+        for job in jobs
+        if job.job_file_info.file_format != "sql"  # the merge statements that follow the file loads
+    }
+    assert {("users", "parquet"), ("messages", "parquet"), ("messages__entities", "parquet")} <= formats
+    assert {t for t, f in formats if f != "parquet" and not t.startswith("_dlt")} == set(), formats
+    assert "messages__entities__entity" not in pipeline.default_schema.tables  # max_table_nesting=1 travels
+
+
+def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator, make_pipeline):
     emulator = make_emulator(messages=3500)
     pipeline = make_pipeline()
     truth = emulator.ground_truth()
 
-    summary = load_from(emulator, pipeline)
+    summary = load_from(emulator, pipeline, messages_per_load=1000)  # one page of 1000 per slice
 
     assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
     changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
     assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
     assert_matches_ground_truth(pipeline, truth)
-    again = load_from(emulator, pipeline)
+    again = load_from(emulator, pipeline, messages_per_load=1000)
     assert sum(again.rows_per_table.values()) == 0
 
 

@@ -18,7 +18,7 @@ def test_a_full_run_leaves_the_key_nowhere(emulator, tmp_path, debug):
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert list((tmp_path / "dlt" / "pipelines" / "cometchat").rglob("trace.pickle"))
-    assert (tmp_path / "cometchat_data.duckdb").exists()
+    assert (tmp_path / "cometchat.duckdb").exists()
     assert emulator.api_key not in out + err
     assert files_holding(tmp_path, emulator.api_key) == []
 
@@ -27,7 +27,9 @@ def test_a_full_run_leaves_the_key_nowhere(emulator, tmp_path, debug):
 @pytest.mark.parametrize("slip", ["\n", "leading"])
 def test_a_key_with_surrounding_whitespace_is_an_error_that_never_shows_it(emulator, tmp_path, debug, slip):
     key = f" {emulator.api_key}" if slip == "leading" else emulator.api_key + slip
-    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__API_KEY": key, **debug})
+    process = run_cli(
+        emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__CREDENTIALS__API_KEY": key, **debug}
+    )
     out, err = process.communicate(timeout=120)
     assert process.returncode == 2 if not debug else process.returncode != 0
     assert "api_key has leading or trailing whitespace" in err
@@ -43,7 +45,9 @@ def test_a_base_url_carrying_a_password_is_refused_and_never_stored(emulator, tm
     scheme, host = origin.split("://")
     part = secret_part.format(pw=password)
     url = f"{scheme}://{part}{host}{path}" if part.endswith("@") else f"{origin}{path}{part}"
-    process = run_cli(emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__BASE_URL": url, **debug})
+    process = run_cli(
+        emulator, tmp_path, env_extra={"SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": url, **debug}
+    )
     out, err = process.communicate(timeout=120)
     assert process.returncode == 2 if not debug else process.returncode != 0
     assert "base_url must not carry" in err

@@ -1,7 +1,15 @@
-import pytest
+import tomllib
+from pathlib import Path
 
-from sources.cometchat.credentials import CometChatCredentials
+import pytest
+from dlt.common.configuration import resolve_configuration
+
+from sources.cometchat import CometChatClient
+from sources.cometchat.credentials import CometChatCredentials, check_credentials
 from sources.cometchat.errors import CometChatConfigError
+from sources.cometchat.loopback import is_loopback
+
+EXAMPLE_SECRETS = Path(__file__).resolve().parents[2] / ".dlt" / "secrets.toml.example"
 
 
 def test_default_base_url_uses_app_id_and_region():
@@ -13,7 +21,9 @@ def test_default_base_url_uses_app_id_and_region():
     "url", ["http://127.0.0.1:8080/v3", "http://localhost:1/v3", "http://[::1]:5/v3", "https://x.example/v3/"]
 )
 def test_accepts_https_and_loopback_http(url):
-    assert CometChatCredentials(app_id="a", api_key="k", base_url=url).api_base_url == url.rstrip("/")
+    credentials = CometChatCredentials(app_id="a", api_key="k", base_url=url)
+    check_credentials(credentials)
+    assert credentials.api_base_url == url.rstrip("/")
 
 
 @pytest.mark.parametrize(
@@ -29,6 +39,51 @@ def test_accepts_https_and_loopback_http(url):
 def test_rejects_bad_configuration(fields, message):
     with pytest.raises(CometChatConfigError, match=message):
         CometChatCredentials(**{"app_id": "a", "api_key": "k", **fields})
+    unchecked = CometChatCredentials()  # as dlt builds it before filling it from config
+    for name, value in {"app_id": "a", "api_key": "k", **fields}.items():
+        setattr(unchecked, name, value)
+    with pytest.raises(CometChatConfigError, match=message):
+        check_credentials(unchecked)
+    with pytest.raises(CometChatConfigError, match=message):
+        CometChatClient(unchecked)
+
+
+def test_credentials_are_a_dlt_configspec_resolved_from_config(monkeypatch):
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__APP_ID", "app9")
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__API_KEY", "k" * 40)
+    credentials = resolve_configuration(
+        CometChatCredentials(), sections=("sources", "cometchat", "credentials")
+    )
+    assert credentials.app_id == "app9" and credentials.region == "us"
+    assert "k" * 40 not in repr(credentials) + str(credentials)
+
+
+def test_every_value_of_the_example_secrets_file_is_refused_at_once():
+    example = tomllib.loads(EXAMPLE_SECRETS.read_text())["sources"]["cometchat"]["credentials"]
+    for field in ("app_id", "api_key"):
+        with pytest.raises(CometChatConfigError, match=f"{field} still holds an example value"):
+            CometChatCredentials(**{"app_id": "a", "api_key": "k", field: example[field]})
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.5.4.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.example.com", False),  # a name that merely starts with 127.
+        ("10.0.0.1", False),
+        ("example.com", False),
+    ],
+)
+def test_one_loopback_rule_for_the_source_and_the_emulator(host, loopback):
+    from sources.cometchat_emulator import config
+
+    assert is_loopback(host) is loopback
+    assert config.is_loopback is is_loopback
 
 
 KEY = "0123456789abcdef0123456789abcdef01234567"

@@ -45,8 +45,8 @@ def unresolvable(monkeypatch) -> list[str]:
 def run_cli(monkeypatch, tmp_path: Path, capsys, *args: str) -> tuple[int, str]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
-    monkeypatch.setenv("SOURCES__COMETCHAT__APP_ID", APP)
-    monkeypatch.setenv("SOURCES__COMETCHAT__API_KEY", KEY)
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__APP_ID", APP)
+    monkeypatch.setenv("SOURCES__COMETCHAT__CREDENTIALS__API_KEY", KEY)
     monkeypatch.setenv("SOURCES__COMETCHAT__REQUESTS_PER_MINUTE", "100000")
     monkeypatch.delenv("COMETCHAT_DEBUG", raising=False)
     monkeypatch.setattr(sys, "argv", ["run.py"])

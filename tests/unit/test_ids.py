@@ -87,7 +87,9 @@ def test_a_group_whose_guid_is_a_dot_is_reported_not_dropped_as_deleted(tmp_path
         "ids", destination=dlt.destinations.duckdb(str(tmp_path / "ids.duckdb")), pipelines_dir=str(tmp_path)
     )
     with caplog.at_level(logging.WARNING, logger="sources"):
-        pipeline.extract(cometchat_source(client=client).with_resources("group_members"))
+        pipeline.extract(
+            cometchat_source(credentials=client.credentials, client=client).with_resources("group_members")
+        )
 
     paths = [request.path for request in requests_mock.request_history if request.path.startswith("/v3")]
     assert paths == ["/v3/groups", "/v3/groups/g1/members"]
@@ -105,6 +107,10 @@ def test_a_viewer_whose_uid_cannot_be_a_header_is_reported(tmp_path, requests_mo
         "ids", destination=dlt.destinations.duckdb(str(tmp_path / "ids.duckdb")), pipelines_dir=str(tmp_path)
     )
     with caplog.at_level(logging.WARNING, logger="sources"):
-        pipeline.extract(cometchat_source(client=client).with_resources("user_conversations"))
+        pipeline.extract(
+            cometchat_source(credentials=client.credentials, client=client).with_resources(
+                "user_conversations"
+            )
+        )
     assert all("onBehalfOf" not in request.headers for request in requests_mock.request_history)
     assert any("uid 'a\\nb'" in record.getMessage() for record in caplog.records)

@@ -49,7 +49,9 @@ def test_falls_back_to_per_viewer_lists_when_rows_do_not_name_the_viewer(client,
         ],
     )
     requests_mock.get(f"{BASE}/users", json=listing([{"uid": "a"}, {"uid": "b"}]))
-    pipeline.extract(cometchat_source(client=client).with_resources("user_conversations"))
+    pipeline.extract(
+        cometchat_source(credentials=client.credentials, client=client).with_resources("user_conversations")
+    )
     viewers = sorted(
         r.headers.get("onBehalfOf", "")
         for r in requests_mock.request_history
@@ -78,6 +80,8 @@ def test_a_group_deleted_during_the_run_is_skipped_with_a_warning(client, pipeli
         json={"error": {"code": "ERR_GUID_NOT_FOUND", "message": "The GUID g2 does not exist."}},
     )
     caplog.set_level(logging.WARNING)
-    pipeline.run(cometchat_source(client=client).with_resources("group_members"))
+    pipeline.run(
+        cometchat_source(credentials=client.credentials, client=client).with_resources("group_members")
+    )
     assert list(pipeline.dataset()["group_members"].df()["guid"]) == ["g1"]
     assert "g2" in caplog.text and "Skipped" in caplog.text

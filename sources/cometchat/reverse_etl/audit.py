@@ -130,7 +130,11 @@ def refresh_conversations(pipeline: dlt.Pipeline, client: CometChatClient) -> No
     _finish_interrupted_load(pipeline)
     # The source's schema takes the active pipeline's destination capabilities when it is created.
     pipeline.activate()
-    pipeline.run(cometchat_source(client=client).with_resources(*CONVERSATION_RESOURCES))
+    pipeline.run(
+        cometchat_source(credentials=client.credentials, client=client).with_resources(
+            *CONVERSATION_RESOURCES
+        )
+    )
 
 
 def _finish_interrupted_load(pipeline: dlt.Pipeline) -> None:

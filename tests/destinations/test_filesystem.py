@@ -1,0 +1,88 @@
+"""filesystem as a lake that merges (delta tables); a destination that cannot merge is refused, never appended to.
+
+The tables are read back with `deltalake`: `pipeline.dataset()` over delta tables needs DuckDB's `delta`
+extension, which DuckDB downloads on first use, and this test suite reaches only loopback.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import dlt
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.cometchat import cometchat_source
+from sources.cometchat.errors import CometChatConfigError
+from tests.source.conftest import emulator_credentials, load_from
+from tests.source.matching import assert_matches_ground_truth
+
+from .changes import change_the_app
+
+
+def lake_pipeline(tmp_path, name: str = "cometchat_lake") -> dlt.Pipeline:
+    return dlt.pipeline(
+        name,
+        destination=dlt.destinations.filesystem((tmp_path / "lake").as_uri()),
+        dataset_name="chat",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator, tmp_path):
+    emulator = make_emulator(seed=11, messages=1500)
+    pipeline = lake_pipeline(tmp_path)
+    load_from(emulator, pipeline)
+    change_the_app(emulator)
+
+    load_from(emulator, pipeline)
+
+    truth = emulator.ground_truth()
+    lake = DeltaLake(pipeline, tmp_path / "lake" / "chat")
+    assert_matches_ground_truth(lake, truth)
+    assert len(lake.dataset()["messages"].df()) == len(truth["messages"])  # merged, not appended
+    for name in ("messages", "messages__entities", "group_members", "users"):
+        assert (tmp_path / "lake" / "chat" / name / "_delta_log").is_dir(), name
+
+
+class DeltaLake:
+    """The two things the ground-truth comparison asks of a pipeline, answered from the delta tables."""
+
+    def __init__(self, pipeline: dlt.Pipeline, folder: Path) -> None:
+        self.default_schema = pipeline.default_schema
+        self.folder = folder
+
+    def dataset(self) -> dict[str, "DeltaTableFrame"]:
+        return {name: DeltaTableFrame(self.folder / name) for name in self.default_schema.data_table_names()}
+
+
+class DeltaTableFrame:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def df(self) -> pd.DataFrame:
+        return DeltaTable(str(self.path)).to_pandas()
+
+
+def test_a_destination_that_cannot_merge_is_refused_with_a_clear_message(
+    make_emulator, tmp_path, monkeypatch
+):
+    emulator = make_emulator(messages=100)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "deltalake" else real_find_spec(name, *a),
+    )
+    pipeline = lake_pipeline(tmp_path, "no_delta")
+
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(cometchat_source(credentials=emulator_credentials(emulator)).with_resources("users"))
+
+    error = raised.value.__context__
+    while error is not None and not isinstance(error, CometChatConfigError):
+        error = error.__cause__ or error.__context__
+    assert error is not None and "deltalake" in str(error) and "append" in str(error)
+    assert not list((tmp_path / "lake").rglob("*.parquet")), "nothing may be written"
+    assert emulator.stats()["total"] == 0

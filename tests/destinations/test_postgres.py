@@ -1,0 +1,41 @@
+"""PostgreSQL, a real server: exact after an incremental run with edits and deletes, no ADBC/parquet warnings."""
+
+import dlt
+
+from tests.source.cli import run_cli
+from tests.source.conftest import load_from
+from tests.source.matching import assert_matches_ground_truth
+
+from .changes import change_the_app
+
+
+def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri, tmp_path):
+    emulator = make_emulator(seed=11, messages=1500)
+    pipeline = dlt.pipeline(
+        "cometchat_pg",
+        destination=dlt.destinations.postgres(postgres_uri),
+        dataset_name="chat_incremental",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    load_from(emulator, pipeline)
+    change_the_app(emulator)
+
+    summary = load_from(emulator, pipeline)
+
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    jobs = summary.load_info.load_packages[0].jobs["completed_jobs"]
+    assert {job.job_file_info.file_format for job in jobs} <= {"insert_values", "sql"}
+
+
+def test_run_py_loads_postgres_twice_without_warnings(make_emulator, postgres_uri, tmp_path):
+    emulator = make_emulator(messages=300)
+    env = {"DESTINATION__POSTGRES__CREDENTIALS": postgres_uri, "RUNTIME__LOG_LEVEL": "WARNING"}
+    for _ in range(2):
+        process = run_cli(
+            emulator, tmp_path, "--destination", "postgres", "--dataset-name", "chat_cli", env_extra=env
+        )
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        assert "Loaded into postgres dataset 'chat_cli'" in out
+        for word in ("ADBC", "adbc", "parquet", "WARNING"):
+            assert word not in err, err
