@@ -29,12 +29,12 @@ import orjson
 import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCase
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.typing import TDataItem
 from dlt.extract.resource import DltResource
 
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
 from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
 from .errors import CometChatConfigError
-from .shaping import TRow
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 SUPERSEDED = "_superseded"
@@ -163,7 +163,7 @@ class MessagePages:
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
         self._new_batch()
 
-    def add(self, copies: Iterable[tuple[int, TRow]], changed: bool = False) -> Iterator[Any]:
+    def add(self, copies: Iterable[tuple[int, TDataItem]], changed: bool = False) -> Iterator[Any]:
         """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
         the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
         for version, message in copies:
@@ -192,7 +192,7 @@ class MessagePages:
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
-    def _add(self, version: int, message: TRow, changed: bool) -> None:
+    def _add(self, version: int, message: TDataItem, changed: bool) -> None:
         get = message.get
         data = get("data") or {}
         message_id = int(message["id"])
@@ -333,7 +333,7 @@ def _table(rows: list[tuple], schema: TTableSchemaColumns) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _collect_extras(message: TRow, data: TRow, extras: dict[str, list[Any]], position: int) -> None:
+def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[Any]], position: int) -> None:
     """Fields no column holds yet, each under a snake_case name (`data__` for fields inside `data`)."""
     found = [(key, value) for key, value in message.items() if key not in _KNOWN_FIELDS]
     if isinstance(data, dict):
