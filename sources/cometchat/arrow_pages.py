@@ -82,18 +82,26 @@ def child_table(kind: str) -> str:
     return f"messages__{kind}"
 
 
-class _JsonAsTextNotice(logging.Filter):
-    """dlt warns on every page that the JSON columns arrive as text; the `json` hint is meant to win."""
+class _ArrowNotices(logging.Filter):
+    """Drops two notices dlt logs as warnings on every batch of message tables: that the JSON columns arrive
+    as text (their `json` hint is meant to win), and, where the destination takes no parquet (Postgres without
+    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway)."""
+
+    NOTICES = (
+        "In resource: messages, when merging arrow schema",
+        "yielded as arrow and job file format insert_values",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "In resource: messages, when merging arrow schema" not in record.getMessage()
+        message = record.getMessage()
+        return not any(notice in message for notice in self.NOTICES)
 
 
 def with_child_tables(resource: DltResource) -> DltResource:
     """Declares the child tables on the `messages` resource: each a table variant with its own keys."""
     dlt_logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _JsonAsTextNotice) for f in dlt_logger.filters):
-        dlt_logger.addFilter(_JsonAsTextNotice())
+    if not any(isinstance(f, _ArrowNotices) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_ArrowNotices())
     for kind in CHILD_KINDS:
         # A new variant starts as a copy of the resource's hints: the empty `columns` drops messages' columns.
         resource.apply_hints(

@@ -64,7 +64,7 @@ def edit(action_id: int, sent_at: int, target: dict) -> dict:
 
 def run(pipeline: dlt.Pipeline, client: CometChatClient, requests_mock, page: list[dict], **options) -> None:
     requests_mock.get(f"{BASE}/messages", json={"data": page, "meta": {}})
-    source = cometchat_source(client=client).with_resources("messages")
+    source = cometchat_source(credentials=client.credentials, client=client).with_resources("messages")
     pipeline.run(source, loader_file_format="parquet", **options)
 
 
