@@ -13,6 +13,7 @@ from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
+from pipelines.lake import install_delta_extension
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatError
 from sources.cometchat.settings import MESSAGES_PER_LOAD
@@ -63,7 +64,10 @@ def build_pipeline(
         options["progress"] = progress
     if pipelines_dir:
         options["pipelines_dir"] = pipelines_dir
-    return dlt.pipeline(**options)
+    pipeline = dlt.pipeline(**options)
+    if pipeline.destination and pipeline.destination.destination_type.endswith(".filesystem"):
+        install_delta_extension()  # the summary and the analysts read the lake through pipeline.dataset()
+    return pipeline
 
 
 def capped_duckdb(path: str | Path | None = None) -> Destination:

@@ -4,6 +4,8 @@
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
     python -m pipelines.bench --only memory   # peak RSS of our process tree at 1M and 5M messages (long)
+    python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
+    python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
 against the same emulator data; each contender loads in its own process.
@@ -14,9 +16,20 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES, emulator_alone, memory, rate_limited, reverse_etl, throughput
+from pipelines.bench.scenarios import (
+    SIZES,
+    emulator_alone,
+    memory,
+    notebook,
+    rate_limited,
+    reverse_etl,
+    tag_file,
+    throughput,
+)
 
 RESULTS = Path("bench-results")
+# Runs only when named with --only: it repeats what tests/notebooks checks, at a size that takes minutes.
+ON_REQUEST = {"notebook"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
         "--only",
-        choices=["emulator", "throughput", "memory", "rate_limited", "reverse_etl"],
+        choices=["emulator", "throughput", "memory", "rate_limited", "reverse_etl", "tag_file", "notebook"],
         action="append",
         help="run only these scenarios; `memory` (1M and 5M messages, ours only) runs only when named",
     )
@@ -48,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "rate_limited": rate_limited,
         "reverse_etl": reverse_etl,
+        "tag_file": tag_file,
+        "notebook": notebook,
     }
     results = {}
     for name, scenario in scenarios.items():
-        if (args.only and name not in args.only) or (name == "memory" and not args.only and not args.smoke):
+        on_request = name in ON_REQUEST or (name == "memory" and not args.smoke)
+        if (args.only and name not in args.only) or (not args.only and on_request):
             continue
         print(f"== {name} ...", file=sys.stderr, flush=True)
         results[name] = scenario(sizes)

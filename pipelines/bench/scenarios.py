@@ -24,12 +24,15 @@ SIZES: dict[str, dict] = {
         "messages": 3_000, "defaults_baseline": 1, "users": 60, "groups": 6, "members": 8,
         "rl_messages": 2_000, "rl_groups": 6, "rl_rate": 1_200, "window": 3,
         "tag_changes": 150, "tag_users": 120, "tag_rate": 3_000, "memory_messages": [2_000, 4_000],
+        "file_users": 60, "file_groups": 4, "file_members": 10,
     },
     "default": {
         "messages": 200_000, "users": 2_000, "groups": 100, "members": 20,
         "rl_messages": 20_000, "rl_groups": 400, "rl_rate": 500, "window": 6,
         "tag_changes": 5_000, "tag_users": 1_500, "tag_rate": 6_000,
         "memory_messages": [1_000_000, 5_000_000],
+        # about 100,000 (viewer, conversation) pairs: 4 x users one-to-one rows plus groups x members
+        "file_users": 12_500, "file_groups": 220, "file_members": 250,
     },
 }  # fmt: skip
 SIZES["big"] = {**SIZES["default"], "messages": 1_000_000, "users": 5_000, "groups": 300}
@@ -194,7 +197,7 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
     config = EmulatorConfig(
         seed=3, users=sizes["tag_users"], groups=sizes["groups"], messages=sizes["tag_users"] * 10
     )
-    with Emulator(config) as emulator, tempfile.TemporaryDirectory() as pipelines_dir:
+    with Emulator(config) as emulator:
         truth = emulator.ground_truth(messages=False)
         rows = truth["conversations"][: sizes["tag_changes"]]
         changes = pd.DataFrame(
@@ -213,7 +216,6 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
         first = apply_tag_changes(
             changes,
             CometChatClient(credentials, requests_per_minute=rate, max_workers=8),
-            pipelines_dir=pipelines_dir,
         )
         seconds = time.monotonic() - started
         stats = emulator.stats()
@@ -222,7 +224,6 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
         second = apply_tag_changes(
             changes,
             CometChatClient(credentials, requests_per_minute=rate, max_workers=8),
-            pipelines_dir=pipelines_dir,
         )
         rerun_puts = len(emulator.stats()["puts"])
     bound = rate / 60
@@ -238,6 +239,132 @@ def _apply_tags_at(rate: int, sizes: dict[str, int]) -> dict:
         "rerun_puts": rerun_puts,
         "rerun_unchanged": int((second["status"] == "unchanged").sum()),
     }
+
+
+def tag_file(sizes: dict[str, int]) -> dict:
+    """Scenario 4: one changes file with a row for every conversation of the emulator (about 100,000 by
+    default), applied by the CLI's code path in its own process; what each phase costs, and its peak RSS.
+    Local work is every phase but reading the current tags, the PUTs and the refresh (the API's time)."""
+    config = EmulatorConfig(
+        seed=5,
+        users=sizes["file_users"],
+        user_conversations=2 * sizes["file_users"],
+        groups=sizes["file_groups"],
+        members_per_group=sizes["file_members"],
+        messages=12 * sizes["file_users"],
+    )
+    result: dict = {}
+    with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
+        conversations = emulator.ground_truth(messages=False)["conversations"]
+        changes = Path(workdir) / "changes.csv"
+        with changes.open("w", encoding="utf-8") as file:
+            file.write("on_behalf_of,conversation_id,tags,mode\n")
+            for n, conversation in enumerate(conversations):
+                file.write(
+                    f"{conversation['viewer']},{conversation['conversationId']},bench;wave-{n % 7},set\n"
+                )
+        for name, extra in (("dry_run", ["--dry-run"]), ("apply", [])):
+            figures = _tag_file_worker(emulator, changes, Path(workdir) / name, extra)
+            result |= {f"{name}_{key}": value for key, value in figures.items()}
+    return result
+
+
+def notebook(sizes: dict[str, int]) -> dict:
+    """Scenario 5: notebooks/conversation_analysis.ipynb on a load of `messages` messages (1M with --big):
+    its wall time from a clean kernel and the kernel's peak RSS (the loading is not measured)."""
+    from pipelines.loading import build_pipeline, capped_duckdb, run_load
+
+    settings = {
+        "seed": 7, "users": sizes["users"], "groups": sizes["groups"], "members_per_group": sizes["members"],
+        "messages": sizes["messages"],
+    }  # fmt: skip
+    with Emulator(EmulatorConfig(**settings)) as emulator, tempfile.TemporaryDirectory() as workdir:
+        credentials = CometChatCredentials(
+            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        )
+        duckdb_path = Path(workdir) / "cometchat.duckdb"
+        pipeline = build_pipeline(
+            destination=capped_duckdb(duckdb_path),
+            progress=None,
+            pipelines_dir=str(Path(workdir) / "pipelines"),
+        )
+        run_load(pipeline, CometChatClient(credentials, requests_per_minute=1e7))
+        stored = emulator.message_count()
+        # the notebook's dry run starts its own emulator with the same settings
+        figures = measure_notebook(duckdb_path, Path(workdir) / "pipelines", settings)
+    return {"messages": stored} | figures
+
+
+def measure_notebook(duckdb_path: Path, pipelines_dir: Path, settings: dict) -> dict:
+    """Executes the notebook against a loaded dataset (and, for its dry run, an emulator started with `settings`)
+    from a clean kernel; samples the kernel's RSS (it and its children) every 0.2 s."""
+    import importlib.util
+    import threading
+
+    import nbformat
+    import psutil
+
+    spec = importlib.util.spec_from_file_location(
+        "refresh_notebook", REPO / "notebooks" / "refresh_notebook.py"
+    )
+    assert spec and spec.loader
+    refresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(refresh)
+    me, peak, done = psutil.Process(), {"rss_mb": 0.0, "emulator_mb": 0.0}, threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            for child in me.children():
+                try:
+                    is_kernel = "ipykernel" in " ".join(child.cmdline())
+                    tree = [child, *child.children(recursive=True)]
+                    kernel = sum(
+                        p.memory_info().rss for p in tree if "cometchat_emulator" not in " ".join(p.cmdline())
+                    )
+                    emulator = sum(
+                        p.memory_info().rss for p in tree if "cometchat_emulator" in " ".join(p.cmdline())
+                    )
+                except psutil.Error:
+                    continue
+                if is_kernel:
+                    peak["rss_mb"] = max(peak["rss_mb"], kernel / 2**20)
+                    peak["emulator_mb"] = max(peak["emulator_mb"], emulator / 2**20)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    refresh.execute_notebook(
+        nbformat.read(REPO / "notebooks" / "conversation_analysis.ipynb", as_version=4),
+        {
+            "DUCKDB_PATH": str(duckdb_path),
+            "PIPELINES_DIR": str(pipelines_dir),
+            "EMULATOR_SETTINGS": settings,
+            "SAVE_IMAGES": False,
+        },
+    )
+    seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
+    return {
+        "notebook_seconds": seconds,
+        "notebook_kernel_peak_rss_mb": peak["rss_mb"],
+        "dry_run_emulator_peak_rss_mb": peak["emulator_mb"],
+    }
+
+
+def _tag_file_worker(emulator: Emulator, changes: Path, workdir: Path, extra: list[str]) -> dict:
+    workdir.mkdir(parents=True)
+    command = [
+        sys.executable, "-m", "pipelines.bench.tag_file_worker", str(changes),
+        "--base-url", emulator.base_url, "--app-id", emulator.app_id, "--workdir", str(workdir), *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "COMETCHAT_BENCH_API_KEY": emulator.api_key, "RUNTIME__LOG_LEVEL": "ERROR"}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the tag file run failed:\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    statuses = figures.pop("statuses")
+    return figures | {f"status_{status}": count for status, count in statuses.items()}
 
 
 def _worker(

@@ -35,5 +35,10 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     for rate in (1_200, 3_000):  # the smoke sizes' budgets of scenarios 2 and 3
         assert reverse[f"at_{rate}rpm_applied"] == reverse[f"at_{rate}rpm_tag_changes"]
         assert reverse[f"at_{rate}rpm_rerun_puts"] == 0
-    for name in ("emulator", "throughput", "memory", "rate_limited", "reverse_etl"):
+    tag_file = results["tag_file"]
+    assert tag_file["dry_run_puts"] == 0 and tag_file["dry_run_status_planned"] == tag_file["dry_run_rows"]
+    assert tag_file["apply_puts"] == tag_file["apply_status_applied"] == tag_file["apply_rows"] > 100
+    assert 0 < tag_file["apply_local_work_s"] < tag_file["apply_wall_s"]
+    for name in ("emulator", "throughput", "memory", "rate_limited", "reverse_etl", "tag_file"):
         assert name in done.stdout
+    assert "notebook" not in results  # only with --only notebook

@@ -1,18 +1,16 @@
 """filesystem as a lake that merges (delta tables); a destination that cannot merge is refused, never appended to.
 
-The tables are read back with `deltalake`: `pipeline.dataset()` over delta tables needs DuckDB's `delta`
-extension, which DuckDB downloads on first use, and this test suite reaches only loopback.
+The lake is read back through `pipeline.dataset()`, with DuckDB's delta extension installed from the
+`duckdb-ext-delta` wheel (pipelines/lake.py), since this test suite reaches only loopback.
 """
 
 import importlib.util
-from pathlib import Path
 
 import dlt
-import pandas as pd
 import pytest
-from deltalake import DeltaTable
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.lake import install_delta_extension
 from sources.cometchat import cometchat_source
 from sources.cometchat.errors import CometChatConfigError
 from tests.source.conftest import emulator_credentials, load_from
@@ -38,31 +36,12 @@ def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator
 
     load_from(emulator, pipeline)
 
+    assert install_delta_extension(), "duckdb-ext-delta (the lake extra) must serve DuckDB's delta extension"
     truth = emulator.ground_truth()
-    lake = DeltaLake(pipeline, tmp_path / "lake" / "chat")
-    assert_matches_ground_truth(lake, truth)
-    assert len(lake.dataset()["messages"].df()) == len(truth["messages"])  # merged, not appended
+    assert_matches_ground_truth(pipeline, truth)  # read through pipeline.dataset()
+    assert len(pipeline.dataset()["messages"].df()) == len(truth["messages"])  # merged, not appended
     for name in ("messages", "messages__entities", "group_members", "users"):
         assert (tmp_path / "lake" / "chat" / name / "_delta_log").is_dir(), name
-
-
-class DeltaLake:
-    """The two things the ground-truth comparison asks of a pipeline, answered from the delta tables."""
-
-    def __init__(self, pipeline: dlt.Pipeline, folder: Path) -> None:
-        self.default_schema = pipeline.default_schema
-        self.folder = folder
-
-    def dataset(self) -> dict[str, "DeltaTableFrame"]:
-        return {name: DeltaTableFrame(self.folder / name) for name in self.default_schema.data_table_names()}
-
-
-class DeltaTableFrame:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def df(self) -> pd.DataFrame:
-        return DeltaTable(str(self.path)).to_pandas()
 
 
 def test_a_destination_that_cannot_merge_is_refused_with_a_clear_message(

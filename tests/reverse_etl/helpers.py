@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import dlt
 import pandas as pd
@@ -95,3 +96,10 @@ def run_cli(emulator, workdir: Path, *args: str, env: dict | None = None, timeou
     process = start_cli(emulator, workdir, *args, env=env)
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
+
+
+def put_path(viewer: str, cid: str) -> str:
+    if cid.startswith("group_"):
+        return f"/v3/groups/{quote(cid[len('group_') :], safe='')}/conversation"
+    low, high = cid.split("_user_")
+    return f"/v3/users/{quote(high if viewer == low else low, safe='')}/conversation"

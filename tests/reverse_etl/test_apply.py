@@ -2,16 +2,16 @@
 
 import json
 import threading
-from urllib.parse import quote
 
 import pytest
 
 from pipelines.loading import run_load
+from pipelines.tag_sync import sync_tags
 from sources.cometchat import reverse_etl
 from sources.cometchat.reverse_etl import apply_tag_changes
 from sources.cometchat.reverse_etl.plan import APP_WIDE_MIN_VIEWERS
 
-from .helpers import changes_frame, client_for, conversation_tables, successful_puts, truth_tags
+from .helpers import changes_frame, client_for, conversation_tables, put_path, successful_puts, truth_tags
 
 SEED = 11
 
@@ -53,13 +53,6 @@ def expected_tags(truth: dict, rows: list[tuple]) -> dict:
     return expected
 
 
-def put_path(viewer: str, cid: str) -> str:
-    if cid.startswith("group_"):
-        return f"/v3/groups/{quote(cid[len('group_') :], safe='')}/conversation"
-    low, high = cid.split("_user_")
-    return f"/v3/users/{quote(high if viewer == low else low, safe='')}/conversation"
-
-
 def test_tags_end_exactly_as_asked_then_a_rerun_sends_nothing(make_emulator, make_pipeline):
     emulator = make_emulator(seed=SEED)
     client = client_for(emulator)
@@ -71,7 +64,7 @@ def test_tags_end_exactly_as_asked_then_a_rerun_sends_nothing(make_emulator, mak
     changed = {key for key in expected if expected[key] != truth[key]}
     emulator.reset_stats()
 
-    results = apply_tag_changes(changes_frame(rows), client, pipeline=pipeline)
+    results = sync_tags(changes_frame(rows), client, pipeline)
 
     assert truth_tags(emulator) == expected
     puts = successful_puts(emulator)
@@ -108,7 +101,7 @@ def test_tags_end_exactly_as_asked_then_a_rerun_sends_nothing(make_emulator, mak
 
     # the same changes again: no PUT, every row unchanged
     emulator.reset_stats()
-    again = apply_tag_changes(changes_frame(rows), client, pipeline=pipeline)
+    again = sync_tags(changes_frame(rows), client, pipeline)
     stats = emulator.stats()
     assert stats["puts"] == [] and again.attrs["puts_sent"] == 0
     assert set(again["status"]) == {"unchanged"}
@@ -118,8 +111,8 @@ def test_tags_end_exactly_as_asked_then_a_rerun_sends_nothing(make_emulator, mak
     viewers = {row[0] for row in rows}
     assert len(viewers) >= APP_WIDE_MIN_VIEWERS
     # the plan reads the app-wide list (one page holds this small app) instead of one list per viewer;
-    # the refresh reads it once per conversation type
-    assert listings == 1 + 2
+    # nothing was sent, so nothing is refreshed
+    assert listings == 1
     assert truth_tags(emulator) == expected
     assert conversation_tables(pipeline) == expected
     audit = pipeline.dataset()["tag_changes"].df()
@@ -136,7 +129,7 @@ def test_dry_run_shows_the_plan_and_sends_nothing(make_emulator, make_pipeline, 
     emulator.reset_stats()
     pipeline = make_pipeline()
 
-    plan = apply_tag_changes(changes_frame(rows), client, dry_run=True, pipeline=pipeline)
+    plan = sync_tags(changes_frame(rows), client, pipeline, dry_run=True)
 
     assert emulator.stats()["puts"] == []
     assert {r["method"] for r in emulator.stats()["requests"]} == {"GET"}
@@ -196,7 +189,7 @@ def test_each_kind_of_bad_row_is_rejected_while_good_rows_apply(make_emulator, m
         (*good[3], "tail", "add"),
     ]
     emulator.reset_stats()
-    results = apply_tag_changes(changes_frame(rows), client_for(emulator), pipeline=make_pipeline())
+    results = sync_tags(changes_frame(rows), client_for(emulator), make_pipeline())
 
     reasons = [
         "",
@@ -262,7 +255,7 @@ def test_a_put_the_api_keeps_refusing_is_failed_with_its_code_and_the_rerun_appl
     pipeline = make_pipeline()
     client = FailingPuts(client_for(emulator, max_attempts=2), emulator)
 
-    results = apply_tag_changes(changes_frame(rows), client, pipeline=pipeline, max_workers=2)
+    results = sync_tags(changes_frame(rows), client, pipeline, max_workers=2)
 
     emulator.configure(fault_rate=0.0)
     assert set(results["status"]) == {"failed"}
@@ -271,7 +264,7 @@ def test_a_put_the_api_keeps_refusing_is_failed_with_its_code_and_the_rerun_appl
     audit = pipeline.dataset()["tag_changes"].df()
     assert set(audit["status"]) == {"failed"} and len(audit) == 3
 
-    again = apply_tag_changes(changes_frame(rows), client_for(emulator), pipeline=pipeline)
+    again = sync_tags(changes_frame(rows), client_for(emulator), pipeline)
     assert set(again["status"]) == {"applied"}
     assert all(truth_tags(emulator)[key] == ["retry-me"] for key in keys)
     # a dataset never loaded before: the refresh creates the conversation tables, tags nested as the loader does
@@ -282,16 +275,14 @@ def test_the_puts_run_as_concurrently_as_the_client_allows(make_emulator, monkey
     emulator = make_emulator(seed=SEED)
     rows = [(*key, "wide", "set") for key in sorted(truth_tags(emulator))[:4]]
     widths = []
-    real_applier = reverse_etl.TagApplier
+    real_send = reverse_etl.send_updates
 
-    def spy(client, *, max_workers, **options):
+    def spy(client, updates, max_workers, journal=None):
         widths.append(max_workers)
-        return real_applier(client, max_workers=max_workers, **options)
+        return real_send(client, updates, max_workers, journal)
 
-    monkeypatch.setattr(reverse_etl, "TagApplier", spy)
-    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9), pipelines_dir=str(tmp_path))
-    apply_tag_changes(
-        changes_frame(rows), client_for(emulator, max_workers=9), max_workers=3, pipelines_dir=str(tmp_path)
-    )
+    monkeypatch.setattr(reverse_etl, "send_updates", spy)
+    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9))
+    apply_tag_changes(changes_frame(rows), client_for(emulator, max_workers=9), max_workers=3)
 
     assert widths == [9, 3]

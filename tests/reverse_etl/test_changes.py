@@ -268,3 +268,37 @@ def test_unusable_frames():
         changes_from_frame(pd.DataFrame(columns=["on_behalf_of", "conversation_id", "tags"]))
     with pytest.raises(ValueError, match="default_mode"):
         changes_from_frame(frame({"on_behalf_of": "a", "conversation_id": "group_g", "tags": "x"}), "merge")
+
+
+@pytest.mark.parametrize(
+    ("viewer", "conversation_id", "message"),
+    [
+        ("ユーザー", "group_team", "on_behalf_of 'ユーザー' cannot be sent in an HTTP header"),
+        ("bad\r\nuid", "group_team", "contains a control character"),
+        ("tab\tuid", "group_team", "contains a control character"),
+        ("zero\u200bwidth", "group_team", "contains a control character"),
+        (".", "group_team", "on_behalf_of '.' is a dot segment"),
+        ("alice", "group_.", "the conversation's guid '.' is a dot segment"),
+        ("alice", "alice_user_..", "the conversation's uid '..' is a dot segment"),
+        ("alice", "group_te\x07am", "contains a control character"),
+        ("alice", "group_a/b", "the conversation's guid 'a/b' contains a slash"),
+        ("alice", "alice_user_b\\c", "contains a slash"),
+        ("alice", "group_" + "g" * 101, "the conversation's guid 'ggg"),
+    ],
+)
+def test_ids_that_cannot_be_sent_reject_their_row_only(viewer, conversation_id, message):
+    rows = changes_from_frame(
+        frame(
+            {"on_behalf_of": viewer, "conversation_id": conversation_id, "tags": "x"},
+            {"on_behalf_of": "alice", "conversation_id": "group_team", "tags": "x"},
+        )
+    )
+    assert message in rows[0].error and rows[0].ref is None
+    assert rows[1].error is None
+
+
+@pytest.mark.parametrize("viewer", ["café", "a@b", "user.name"])
+def test_ids_outside_the_documented_alphabet_that_a_request_can_carry_are_kept(viewer):
+    # older apps hold such uids; the API decides, row by row, whether they exist
+    [row] = changes_from_frame(frame({"on_behalf_of": viewer, "conversation_id": "group_team", "tags": "x"}))
+    assert row.error is None and row.on_behalf_of == viewer

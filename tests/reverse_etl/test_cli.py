@@ -8,7 +8,7 @@ import pytest
 
 from pipelines import apply_tags
 
-from .helpers import REPO, cli_env, conversation_tables, run_cli, successful_puts, truth_tags
+from .helpers import REPO, cli_env, conversation_tables, put_path, run_cli, successful_puts, truth_tags
 
 GOOD_HEADER = "on_behalf_of,conversation_id,tags,mode"
 
@@ -183,6 +183,50 @@ def test_default_mode_fills_empty_mode_cells_and_the_audit_lands_in_the_named_da
     assert truth_tags(emulator) == truth | {added: [*truth[added], "added-by-test"], replaced: ["only"]}
     audit = cli_pipeline(tmp_path, "chat_tags").dataset()["tag_changes"].df()
     assert sorted(audit["status"]) == ["applied", "applied"]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_rows_that_cannot_be_sent_are_rejected_alone_and_the_report_is_safe_to_open(make_emulator, tmp_path):
+    emulator = make_emulator(seed=33)
+    truth = truth_tags(emulator)
+    (viewer, cid), other = sorted(truth)[:2]
+    rows = [
+        [viewer, cid, "first", "set"],
+        ["ユーザー", cid, "x", "set"],  # cannot go into the onBehalfOf header
+        ["bad\r\nuid", cid, "x", "set"],  # CR/LF inside a quoted cell
+        [".", "group_team", "x", "set"],
+        [viewer, f"{viewer}_user_.", "x", "set"],  # would be PUT /users/./conversation = /users/conversation
+        [viewer, "group_..", "x", "set"],
+        [viewer, "group_te\x07am", "x", "set"],
+        ["=cmd|' /C calc'!A0", "@SUM(A1)", "+1", "-1"],
+        [*other, "second", "set"],
+    ]
+    write_windows_csv(tmp_path / "changes.csv", rows)
+    emulator.reset_stats()
+
+    status, out, err = run_cli(emulator, tmp_path, "changes.csv", "--report", "report.csv")
+
+    assert status == 1, err
+    assert "9 row(s): 2 applied, 7 rejected; 2 PUT(s) sent" in out
+    assert sorted(put["path"] for put in successful_puts(emulator)) == sorted(
+        put_path(*key) for key in ((viewer, cid), other)
+    )
+    assert len(emulator.stats()["puts"]) == 2
+    report = read_report(tmp_path / "report.csv")
+    assert [row["status"] for row in report] == ["applied"] + ["rejected"] * 7 + ["applied"]
+    assert "HTTP header" in report[1]["error"] and "control character" in report[2]["error"]
+    assert all("dot segment" in row["error"] for row in report[3:6])
+    # formula-like cells are neutralised with a leading apostrophe; the rest are as they were
+    assert (report[7]["on_behalf_of"], report[7]["conversation_id"], report[7]["mode"]) == (
+        "'=cmd|' /c calc'!a0",  # ids are lowercased
+        "'@sum(a1)",
+        "'-1",
+    )
+    with (tmp_path / "report.csv").open(encoding="utf-8", newline="") as file:
+        cells = [cell for line in csv.reader(file) for cell in line]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
 
 
 @pytest.mark.timeout(120)

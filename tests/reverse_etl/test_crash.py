@@ -1,24 +1,93 @@
-"""SIGKILL in the middle of the PUTs, then the same command again: exact tags, no PUT repeated, a full audit."""
+"""A run killed at every phase (plan, send, journal, audit load), then the same command again: exact tags,
+no PUT repeated, and exactly one audit row per input row of each run."""
 
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from .helpers import (
-    cli_env,
-    conversation_tables,
-    run_cli,
-    start_cli,
-    successful_puts,
-    truth_tags,
-)
+from .helpers import cli_env, conversation_tables, run_cli, start_cli, successful_puts, truth_tags
 
-ROWS = 300
+ROWS = 150
 KILL_AFTER_PUTS = 40
+KILL_RUNNER = Path(__file__).with_name("kill_runner.py")
+PHASE_ROWS = 24
+PUTS_BEFORE_KILL = 5
+
+
+def write_changes(tmp_path: Path, keys: list, prefix: str) -> dict:
+    lines = ["on_behalf_of,conversation_id,tags"]
+    lines += [f"{viewer},{cid},{prefix}-{n % 5};after" for n, (viewer, cid) in enumerate(keys)]
+    (tmp_path / "changes.csv").write_text("\n".join(lines) + "\n")
+    return {key: [f"{prefix}-{n % 5}", "after"] for n, key in enumerate(keys)}
+
+
+def check_audit(pipeline, rows: int, runs: int, to_change: set, expected: dict) -> None:
+    """Each run has exactly one audit row per input row, and each changed conversation one `applied` row."""
+    audit = pipeline.dataset()["tag_changes"].df()
+    assert audit["run_id"].nunique() == runs
+    for _, run in audit.groupby("run_id"):
+        assert sorted(run["position"]) == list(range(1, rows + 1))
+        assert sorted(run["row"]) == list(range(2, rows + 2))
+    applied = audit[audit["status"] == "applied"]
+    assert Counter(zip(applied["viewer_uid"], applied["conversation_id"], strict=True)) == Counter(to_change)
+    for row in applied.itertuples():
+        assert json.loads(row.new_tags) == expected[(row.viewer_uid, row.conversation_id)]
+
+
+def journals(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "dlt" / "pipelines" / "cometchat_tag_journal").glob("*"))
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("phase", ["plan", "send", "journal", "audit", "after_audit"])
+def test_a_run_killed_at_any_phase_then_run_again_records_every_row_once(
+    phase, make_emulator, tmp_path, cli_pipeline
+):
+    emulator = make_emulator(seed=42)
+    truth = truth_tags(emulator)
+    keys = sorted(truth)[:PHASE_ROWS]
+    expected = truth | write_changes(tmp_path, keys, phase)
+    to_change = {key for key in keys if expected[key] != truth[key]}
+    env = cli_env(emulator, tmp_path, SOURCES__COMETCHAT__MAX_WORKERS="1")
+    emulator.reset_stats()
+
+    killed = subprocess.run(
+        [sys.executable, str(KILL_RUNNER), phase, str(PUTS_BEFORE_KILL), "changes.csv"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    first_puts = successful_puts(emulator)
+    sent_first = {"plan": 0, "send": PUTS_BEFORE_KILL, "journal": PUTS_BEFORE_KILL}.get(phase, len(to_change))
+    assert len(first_puts) == sent_first
+    assert len(journals(tmp_path)) == 1
+
+    status, out, err = run_cli(emulator, tmp_path, "changes.csv", "--report", "second.csv", env=env)
+    assert status == 0, err
+
+    assert truth_tags(emulator) == expected
+    per_conversation = Counter((put["on_behalf_of"], put["path"]) for put in successful_puts(emulator))
+    assert len(per_conversation) == len(to_change) and set(per_conversation.values()) == {1}
+    assert f"{len(to_change) - sent_first} PUT(s) sent" in out
+    pipeline = cli_pipeline(tmp_path)
+    check_audit(pipeline, PHASE_ROWS, 2, to_change, expected)
+    audit = pipeline.dataset()["tag_changes"].df()
+    rerun_id = out.split(" recorded in ")[0].rsplit("run ", 1)[1]
+    killed_run = audit[audit["run_id"] != rerun_id]
+    if phase == "plan":
+        assert set(killed_run["status"]) == {"failed"}
+        assert set(killed_run["error"]) == {"the run was interrupted while planning; nothing was sent"}
+    if phase == "journal":
+        # the last PUT was applied but its answer never journaled: settled as applied by reading the tags
+        assert (killed_run["status"] == "applied").sum() == PUTS_BEFORE_KILL
+    assert conversation_tables(pipeline) == expected
+    assert journals(tmp_path) == []
 
 
 def wait_for_puts(emulator, count: int, process, timeout: float = 60) -> None:
@@ -39,10 +108,7 @@ def test_sigkill_mid_apply_then_rerun_ends_exact_without_repeating_a_put(
     emulator = make_emulator(seed=41, users=120, groups=15, members_per_group=12, messages=6000)
     truth = truth_tags(emulator)
     keys = sorted(truth)[:ROWS]
-    lines = ["on_behalf_of,conversation_id,tags"]
-    lines += [f"{viewer},{cid},crash-{n % 5};after" for n, (viewer, cid) in enumerate(keys)]
-    (tmp_path / "changes.csv").write_text("\n".join(lines) + "\n")
-    expected = truth | {key: [f"crash-{n % 5}", "after"] for n, key in enumerate(keys)}
+    expected = truth | write_changes(tmp_path, keys, "crash")
     to_change = {key for key in keys if expected[key] != truth[key]}
     env = cli_env(emulator, tmp_path)
     emulator.reset_stats()
@@ -76,16 +142,9 @@ def test_sigkill_mid_apply_then_rerun_ends_exact_without_repeating_a_put(
     assert statuses == Counter(
         {"applied": len(to_change) - len(first_paths), "unchanged": ROWS - statuses["applied"]}
     )
-
-    # the killed run's PUTs reach the audit through its journal; each conversation is applied exactly once
+    # the killed run's rows reach the audit through its journal, one per input row; each conversation is
+    # applied exactly once over both runs
     pipeline = cli_pipeline(tmp_path)
-    audit = pipeline.dataset()["tag_changes"].df()
-    assert audit["run_id"].nunique() == 2
-    applied = audit[audit["status"] == "applied"]
-    assert len(applied) == len(to_change)
-    assert Counter(zip(applied["viewer_uid"], applied["conversation_id"], strict=True)) == Counter(to_change)
-    for row in applied.itertuples():
-        assert json.loads(row.new_tags) == expected[(row.viewer_uid, row.conversation_id)]
+    check_audit(pipeline, ROWS, 2, to_change, expected)
     assert conversation_tables(pipeline) == expected
-    journal = tmp_path / "dlt" / "pipelines" / "cometchat_tag_apply" / "journal"
-    assert not list(journal.glob("*.jsonl"))
+    assert journals(tmp_path) == []

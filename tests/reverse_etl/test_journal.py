@@ -1,75 +1,84 @@
-"""The write-ahead journal of PUTs and how an interrupted run's PUTs reach the audit, without HTTP."""
+"""The write-ahead journal and how a killed run's rows become its audit rows, without HTTP."""
 
-from sources.cometchat.reverse_etl.audit import journal_records, unanswered
 from sources.cometchat.reverse_etl.changes import ConversationRef
-from sources.cometchat.reverse_etl.journal import Journal
+from sources.cometchat.reverse_etl.journal import Journal, leftover_journals
 from sources.cometchat.reverse_etl.plan import Current, Unavailable
+from sources.cometchat.reverse_etl.results import (
+    NOT_ANSWERED,
+    NOT_PLANNED,
+    NOT_SENT,
+    journal_records,
+    unanswered,
+)
 
+AT = "2026-01-01T00:00:00+00:00"
+INPUTS = [
+    [2, "alice", "group_team", "set"],
+    [3, "bob", "group_team", "set"],
+    [4, "carol", "group_team", "set"],
+]
+INPUTS += [[5, "dave", "group_team", "set"], [6, "erin", "group_team", "add"], [7, "x", "nonsense", "set"]]
+PLAN_ROWS = [
+    [2, "alice", "group_team", "set", ["old"], ["a"], "update", ""],
+    [3, "bob", "group_team", "set", ["old"], ["b"], "update", ""],
+    [4, "carol", "group_team", "set", ["old"], ["c"], "update", ""],
+    [5, "dave", "group_team", "set", ["old"], ["d"], "update", ""],
+    [6, "erin", "group_team", "add", ["e"], ["e"], "unchanged", ""],
+    [7, "x", "nonsense", "set", [], [], "rejected", "unparsable conversation_id"],
+]
+UPDATES = [[viewer, "group", "team", "group_team", [tag], [n]] for n, (viewer, tag) in enumerate(
+    [("alice", "a"), ("bob", "b"), ("carol", "c"), ("dave", "d")], start=1
+)]  # fmt: skip
 TEAM = ConversationRef("group", "group_team", "team")
 
 
-def put(viewer: str, new_tags: list[str], ref: ConversationRef = TEAM) -> dict:
-    return {
-        "viewer_uid": viewer,
-        "conversation_type": ref.conversation_type,
-        "target": ref.target,
-        "conversation_id": ref.conversation_id,
-        "old_tags": ["old"],
-        "new_tags": new_tags,
-        "rows": [{"row": 2, "mode": "set"}, {"row": 5, "mode": "set"}],
-        "sent_at": "2026-01-01T00:00:00+00:00",
-    }
-
-
-def test_an_interrupted_runs_puts_are_settled_and_audited(tmp_path):
+def test_a_run_killed_while_planning_records_every_input_row_as_failed_and_unsent(tmp_path):
     killed = Journal(tmp_path, "run-1")
-    killed.sending(0, put("alice", ["a"]))
+    killed.start(INPUTS, AT)
+    killed.close()
+    (tmp_path / "run-0.tmp").write_text("half")  # died before its journal was in place
+
+    [run] = leftover_journals(tmp_path)
+    assert unanswered(run) == []
+    records = journal_records(run, {})
+    assert [(r["position"], r["row"], r["viewer_uid"], r["status"], r["error"]) for r in records] == [
+        (n, row, viewer, "failed", NOT_PLANNED) for n, (row, viewer, _, _) in enumerate(INPUTS, start=1)
+    ]
+    assert not (tmp_path / "run-0.tmp").exists()
+
+
+def test_a_run_killed_while_sending_gets_each_rows_outcome_once(tmp_path):
+    killed = Journal(tmp_path, "run-1")
+    killed.start(INPUTS, AT)
+    killed.planned(PLAN_ROWS, UPDATES, AT)
+    killed.sending(0)
     killed.answered(0, "applied", "", "2026-01-01T00:00:01+00:00")
-    killed.sending(1, put("bob", ["b"]))
-    killed.answered(1, "failed", "ERR_EXCEPTION: boom", "2026-01-01T00:00:02+00:00")
-    killed.sending(2, put("carol", ["c"]))  # in flight when the run died, and the API applied it
-    killed.sending(3, put("dave", ["d"]))  # in flight, never processed
-    killed.sending(4, put("erin", ["e"]))  # in flight; the conversation cannot be read any more
-    with killed.path.open("a") as file:
-        file.write('{"run_id": "run-1", "event": "answ')  # cut short by the kill
+    killed.sending(1)
+    killed.answered(1, "failed", "ERR_BAD_REQUEST: no", "2026-01-01T00:00:02+00:00")
+    killed.sending(2)  # in flight when the run died, and the API applied it
+    # update 3 (dave) was never sent
+    killed._write({"event": "answ"})  # cut short by the kill
+    killed.close()
 
-    current = Journal(tmp_path, "run-2")
-    leftovers = current.leftovers()
-    assert list(leftovers) == [killed.path]
-    assert [(viewer, ref) for viewer, ref in unanswered(leftovers)] == [
-        ("carol", TEAM),
-        ("dave", TEAM),
-        ("erin", TEAM),
+    [run] = leftover_journals(tmp_path)
+    assert unanswered(run) == [("carol", "group", "team", "group_team")]
+    records = journal_records(run, {("carol", "group_team"): Current(["c"], TEAM)})
+    assert [(r["position"], r["viewer_uid"], r["status"], r["error"]) for r in records] == [
+        (1, "alice", "applied", None),
+        (2, "bob", "failed", "ERR_BAD_REQUEST: no"),
+        (3, "carol", "applied", None),
+        (4, "dave", "failed", NOT_SENT),
+        (5, "erin", "unchanged", None),
+        (6, "x", "rejected", "unparsable conversation_id"),
     ]
-
-    live = {
-        ("carol", "group_team"): Current(["c"], TEAM),
-        ("dave", "group_team"): Current(["old"], TEAM),
-        ("erin", "group_team"): Unavailable("gone"),
-    }
-    records = journal_records(leftovers, live)
-    assert [(r["viewer_uid"], r["row"], r["status"]) for r in records] == [
-        (viewer, row, status)
-        for viewer, status in [
-            ("alice", "applied"),
-            ("bob", "failed"),
-            ("carol", "applied"),
-            ("dave", "failed"),
-            ("erin", "failed"),
-        ]
-        for row in (2, 5)
-    ]
-    assert records[2]["error"] == "ERR_EXCEPTION: boom"
-    assert records[6]["error"].startswith("the run was interrupted before the API answered")
-    assert all(r["run_id"] == "run-1" and r["old_tags"] == ["old"] for r in records)
     assert records[0]["changed_at"].isoformat() == "2026-01-01T00:00:01+00:00"
-    assert records[4]["changed_at"].isoformat() == "2026-01-01T00:00:00+00:00"
+    assert records[3]["changed_at"].isoformat() == AT
+    assert all(r["run_id"] == "run-1" for r in records)
 
-    current.sending(0, put("zed", ["z"]))
-    current.discard(list(leftovers))
-    assert list(tmp_path.iterdir()) == []
+    # the PUT in flight did not land, or its conversation cannot be read: failed
+    for state in (Current(["old"], TEAM), Unavailable("gone")):
+        assert journal_records(run, {("carol", "group_team"): state})[2]["error"] == NOT_ANSWERED
 
 
 def test_no_journal_directory_means_no_leftovers(tmp_path):
-    assert Journal(tmp_path / "missing", "run").leftovers() == {}
-    assert journal_records({}, {}) == []
+    assert leftover_journals(tmp_path / "missing") == []

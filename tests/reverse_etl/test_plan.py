@@ -69,10 +69,10 @@ def test_set_add_remove_and_no_ops():
         (UPDATE, ["a", "b"], [], ""),
         (UNCHANGED, ["a"], ["a"], ""),
     ]
-    assert [(u.viewer, u.ref, u.old_tags, u.tags, u.inputs) for u in plan.updates] == [
-        ("alice", TEAM, ["a"], ["x", "y"], [(1, "set")]),
-        ("carol", TEAM, ["old", "b"], ["b"], [(3, "remove")]),
-        ("erin", TEAM, ["a", "b"], [], [(5, "set")]),
+    assert [(u.viewer, u.ref, u.old_tags, u.tags, u.rows) for u in plan.updates] == [
+        ("alice", TEAM, ["a"], ["x", "y"], [0]),
+        ("carol", TEAM, ["old", "b"], ["b"], [2]),
+        ("erin", TEAM, ["a", "b"], [], [4]),
     ]
 
 

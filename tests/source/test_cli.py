@@ -9,7 +9,8 @@ import pytest
 from pipelines.cli_support import DEMO_DATA
 from pipelines.loading import table_row_counts
 from pipelines.run import PROGRESS_CHOICES
-from sources.cometchat.reverse_etl.audit import load_audit
+from pipelines.tag_sync import load_audit
+from sources.cometchat.reverse_etl.results import records_to_columns
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 from .cli import RUN_PY, run_cli
@@ -108,11 +109,11 @@ def test_full_refresh_of_some_resources_keeps_every_other_table(emulator, tmp_pa
     _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     audit_row = {
-        "run_id": "r1", "row": 1, "viewer_uid": "u1", "conversation_id": "group_g1", "mode": "set",
+        "run_id": "r1", "position": 1, "row": 1, "viewer_uid": "u1", "conversation_id": "group_g1", "mode": "set",
         "old_tags": [], "new_tags": ["vip"], "status": "applied", "error": None,
         "changed_at": datetime(2026, 1, 1, tzinfo=UTC),
     }  # fmt: skip
-    load_audit(cli_pipeline(tmp_path), [audit_row])
+    load_audit(cli_pipeline(tmp_path), [records_to_columns([audit_row])])
 
     process = run_cli(emulator, tmp_path, "--resources", "users", "--full-refresh")
     _out, err = process.communicate(timeout=300)

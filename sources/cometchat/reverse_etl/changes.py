@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import ids
 from ..client import group_path, user_path
 from ..errors import CometChatError
 
@@ -26,7 +28,7 @@ ROW_COLUMN = "row"
 MODES = ("set", "add", "remove")
 DEFAULT_MODE = "set"
 TAG_SEPARATOR = ";"
-# Contract §4.1: up to 25 tags per conversation, each at most 100 characters.
+# The API keeps at most 25 tags per conversation, each at most 100 characters.
 MAX_TAGS = 25
 MAX_TAG_LENGTH = 100
 GROUP_PREFIX = "group_"
@@ -39,7 +41,7 @@ class UnusableChangesFile(CometChatError):
     """The changes cannot be used at all (unreadable, wrong encoding, a required column missing, empty)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConversationRef:
     """The conversation a row addresses, as the viewer's PUT path needs it."""
 
@@ -56,7 +58,7 @@ class ConversationRef:
         return user_path(self.target, "conversation")
 
 
-@dataclass
+@dataclass(slots=True)
 class ChangeRow:
     """One input row: what it asks for, or why it cannot be used."""
 
@@ -70,7 +72,7 @@ class ChangeRow:
 
     @property
     def key(self) -> tuple[str, str]:
-        """(viewer, canonical conversation id): tags are per viewer (contract §4.1)."""
+        """(viewer, canonical conversation id): conversation tags are per viewer."""
         assert self.ref is not None
         return self.on_behalf_of, self.ref.conversation_id
 
@@ -164,11 +166,14 @@ def _header_columns(header: list[str], name: str) -> list[str]:
     return [column if column in (*REQUIRED_COLUMNS, MODE_COLUMN) else "" for column in columns]
 
 
-def changes_from_frame(changes: pd.DataFrame, default_mode: str = DEFAULT_MODE) -> list[ChangeRow]:
+def changes_from_frame(
+    changes: pd.DataFrame, default_mode: str = DEFAULT_MODE, managed_prefix: str | None = None
+) -> list[ChangeRow]:
     """One `ChangeRow` per DataFrame row, in order; rows that cannot be used carry `error`.
 
     `row` comes from a `row` column when present (read_changes_csv sets it), else the 1-based position.
-    `tags` cells may be strings (`a;b` or a JSON array) or lists of strings.
+    `tags` cells may be strings (`a;b` or a JSON array) or lists of strings. With `managed_prefix`, a row
+    is the complete set of that prefix's tags for its conversation: only `set` rows whose tags all carry it.
 
     Raises:
         UnusableChangesFile: a required column is missing or there are no rows.
@@ -182,12 +187,37 @@ def changes_from_frame(changes: pd.DataFrame, default_mode: str = DEFAULT_MODE) 
         raise UnusableChangesFile(f"the changes lack the required column(s) {', '.join(missing)}")
     if frame.columns.duplicated().any():
         raise UnusableChangesFile("the changes name a column more than once")
-    if frame.empty:
+    if frame.empty and managed_prefix is None:
+        # In mirror mode no rows is a complete answer: no conversation keeps a managed tag.
         raise UnusableChangesFile("the changes have no rows")
     rows = []
-    for position, record in enumerate(frame.to_dict("records"), start=1):
-        rows.append(_change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode))
+    names = list(frame.columns)
+    for position, values in enumerate(zip(*(frame[name].tolist() for name in names), strict=True), start=1):
+        record = dict(zip(names, values, strict=True))
+        change = _change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode)
+        if managed_prefix is not None and change.error is None:
+            change.error = _unmanaged(change, managed_prefix)
+        rows.append(change)
     return rows
+
+
+def _unmanaged(change: ChangeRow, prefix: str) -> str | None:
+    if change.mode != "set":
+        return f"mode {change.mode} in mirror mode: a row is the complete set of {prefix!r} tags (set)"
+    outside = [tag for tag in change.tags if not tag.startswith(prefix)]
+    if outside:
+        return f"tag {outside[0]!r} lacks the managed prefix {prefix!r}"
+    return None
+
+
+def id_problem(value: str, what: str, in_header: bool = False) -> str | None:
+    """Why `value` cannot be sent as a uid or guid (in a URL path, or also in the onBehalfOf header), or None.
+
+    The rule is the client's (sources/cometchat/ids.py): dot segments, slashes, control characters, over-long
+    ids, and in a header also characters outside Latin-1; the row carrying one is rejected alone.
+    """
+    problem = ids.id_problem(value, in_header=in_header)
+    return None if problem is None else f"{what} {ids.safe_repr(value)} {problem}"
 
 
 def _row_number(value: Any, position: int) -> int:
@@ -198,8 +228,8 @@ def _row_number(value: Any, position: int) -> int:
 
 
 def _change_row(record: dict[str, Any], number: int, default_mode: str) -> ChangeRow:
-    viewer = _text(record.get("on_behalf_of")).lower()
-    conversation_id = _text(record.get("conversation_id")).lower()
+    viewer = _lowered(_text(record.get("on_behalf_of")))
+    conversation_id = _lowered(_text(record.get("conversation_id")))
     mode_cell = _text(record.get(MODE_COLUMN)).lower()
     mode = mode_cell or default_mode
     change = ChangeRow(number, viewer, conversation_id, mode)
@@ -213,6 +243,8 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
         change.error = "missing value: conversation_id"
     elif mode not in MODES:
         change.error = f"unknown mode {mode_cell!r} (use {', '.join(MODES)})"
+    else:
+        change.error = id_problem(viewer, "on_behalf_of", in_header=True)
     if change.error:
         return change
     try:
@@ -220,6 +252,11 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
         change.ref = parse_conversation_id(conversation_id, viewer)
     except ValueError as error:
         change.error = str(error)
+        return change
+    target_problem = id_problem(change.ref.target, "the conversation's " + _target_name(change.ref))
+    if target_problem:
+        change.error = target_problem
+        change.ref = None
         return change
     if mode != "set" and not change.tags:
         change.error = (
@@ -265,7 +302,8 @@ def _clean_tags(items: list[Any]) -> list[str]:
     for position, item in enumerate(items, start=1):
         if not isinstance(item, str):
             raise ValueError(f"tag {position} is not a string: {item!r}")
-        tag = item.strip()
+        # Interned: the same few tags repeat over thousands of rows, one copy each is enough.
+        tag = sys.intern(item.strip())
         if not tag:
             raise ValueError(f"tag {position} is blank")
         if len(tag) > MAX_TAG_LENGTH:
@@ -277,8 +315,12 @@ def _clean_tags(items: list[Any]) -> list[str]:
     return tags
 
 
+def _target_name(ref: ConversationRef) -> str:
+    return "guid" if ref.conversation_type == "group" else "uid"
+
+
 def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
-    """`group_<guid>` or `<uidA>_user_<uidB>` as the loaded tables hold it (contract §11).
+    """`group_<guid>` or `<uidA>_user_<uidB>` as the loaded tables hold it.
 
     Split on the literal `_user_`, because uids may hold `_`; when the id holds `_user_` more than
     once, the split that puts the viewer on one side wins. A user conversation the viewer is not on
@@ -288,9 +330,10 @@ def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
     for low, high in sides:
         if viewer in (low, high):
             first, second = sorted((low, high))
-            return ConversationRef("user", f"{first}{USER_SEPARATOR}{second}", high if viewer == low else low)
+            canonical = conversation_id if first == low else f"{first}{USER_SEPARATOR}{second}"
+            return ConversationRef("user", canonical, high if viewer == low else low)
     if conversation_id.startswith(GROUP_PREFIX) and len(conversation_id) > len(GROUP_PREFIX):
-        return ConversationRef("group", conversation_id, conversation_id[len(GROUP_PREFIX) :])
+        return ConversationRef("group", conversation_id, sys.intern(conversation_id[len(GROUP_PREFIX) :]))
     if sides:
         raise ValueError(f"{viewer} is not a participant of the user conversation {conversation_id}")
     raise ValueError(
@@ -307,6 +350,12 @@ def _user_sides(conversation_id: str) -> list[tuple[str, str]]:
             sides.append((low, high))
         start = conversation_id.find(USER_SEPARATOR, start + 1)
     return sides
+
+
+def _lowered(text: str) -> str:
+    """Lowercased; the same string object when it already is (100,000 rows need not hold two copies)."""
+    lowered = text.lower()
+    return text if lowered == text else lowered
 
 
 def _text(value: Any) -> str:

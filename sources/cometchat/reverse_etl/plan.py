@@ -4,24 +4,30 @@
 viewer) when many viewers are affected, and for the viewers it did not cover one paged listing per
 viewer, concurrently (never one GET per row); a single `GET …/conversation` only for a conversation
 no listing shows. `make_plan` is pure: it merges identical rows, composes add/remove rows in order,
-rejects contradictions and over-long lists, and drops no-ops.
+rejects contradictions and over-long lists, and drops no-ops. In mirror mode (`managed_prefix`), a
+`set` row replaces only the prefixed tags, and `managed_removals` adds a row for every conversation
+that holds prefixed tags the input no longer names.
 """
 
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from dlt.common.typing import TDataItem
+
 from ..client import CometChatClient
 from ..errors import CometChatApiError, CometChatAuthError
-from .changes import GROUP_PREFIX, MAX_TAGS, ChangeRow, ConversationRef
+from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef, id_problem
+from .status import Action
 
 logger = logging.getLogger(__name__)
 
-UPDATE = "update"
-UNCHANGED = "unchanged"
-REJECTED = "rejected"
+UPDATE = Action.UPDATE
+UNCHANGED = Action.UNCHANGED
+REJECTED = Action.REJECTED
 
 # From this many affected viewers on, the app-wide list (1,000 rows of any viewer per page) is tried first.
 APP_WIDE_MIN_VIEWERS = 10
@@ -33,7 +39,7 @@ _ROW_ERROR_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Current:
     """The viewer's tags on the conversation now, and the conversation as the API names it."""
 
@@ -41,7 +47,7 @@ class Current:
     ref: ConversationRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unavailable:
     """Why the viewer's tags on the conversation cannot be read (and so cannot be changed)."""
 
@@ -51,7 +57,7 @@ class Unavailable:
 CurrentState = Current | Unavailable
 
 
-@dataclass
+@dataclass(slots=True)
 class Update:
     """One PUT: the viewer's full final tag list for one conversation, and the rows it serves."""
 
@@ -60,10 +66,9 @@ class Update:
     old_tags: list[str]
     tags: list[str]
     rows: list[int] = field(default_factory=list)  # positions in Plan.rows
-    inputs: list[tuple[int, str]] = field(default_factory=list)  # (row number, mode) of those rows
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     change: ChangeRow
     current: list[str]
@@ -136,7 +141,7 @@ def _from_app_wide_list(
     return found
 
 
-def _listing(client: CometChatClient, viewer: str) -> dict[str, dict[str, Any]] | Unavailable:
+def _listing(client: CometChatClient, viewer: str) -> dict[str, TDataItem] | Unavailable:
     try:
         return {
             str(row["conversationId"]).lower(): row
@@ -157,7 +162,11 @@ def _single(client: CometChatClient, change: ChangeRow) -> CurrentState:
 
 
 def read_one(client: CometChatClient, viewer: str, ref: ConversationRef) -> CurrentState:
-    """One viewer's tags on one conversation, with `GET /users|groups/{id}/conversation`."""
+    """One viewer's tags on one conversation, with `GET /users|groups/{id}/conversation`.
+
+    An answer without `tags` says nothing about them (the API may leave out an empty list, or the field
+    altogether): the viewer's own list is read instead.
+    """
     try:
         data = client.get(ref.path, {"withTags": "true"}, on_behalf_of=viewer)
     except CometChatAuthError:
@@ -171,7 +180,21 @@ def read_one(client: CometChatClient, viewer: str, ref: ConversationRef) -> Curr
     conversation = single_conversation(data)
     if conversation is None:
         return Unavailable(f"the API returned no conversation {ref.conversation_id} for {viewer}")
+    if not isinstance(conversation.get("tags"), list):
+        return _from_listing(client, viewer, ref)
     return Current(_tags_of(conversation), _resolved_ref(conversation, ref))
+
+
+def _from_listing(client: CometChatClient, viewer: str, ref: ConversationRef) -> CurrentState:
+    listing = _listing(client, viewer)
+    if isinstance(listing, Unavailable):
+        return listing
+    found = listing.get(ref.conversation_id)
+    if found is None or not isinstance(found.get("tags", []), list):
+        return Unavailable(
+            f"the API shows neither {viewer}'s tags on {ref.conversation_id} nor the conversation in {viewer}'s list"
+        )
+    return Current(_tags_of(found), _resolved_ref(found, ref))
 
 
 def read_each(
@@ -183,15 +206,15 @@ def read_each(
     return {(viewer, ref.conversation_id): state for (viewer, ref), state in zip(unique, states, strict=True)}
 
 
-def single_conversation(data: Any) -> dict[str, Any] | None:
-    """`data` of a get/update-conversation answer: an object, or a one-element array (contract §12.4)."""
+def single_conversation(data: Any) -> TDataItem | None:
+    """`data` of a get/update-conversation answer: an object, or a one-element array (both are seen)."""
     if isinstance(data, list):
         data = data[0] if data else None
     return data if isinstance(data, dict) else None
 
 
 def _tags_of(conversation: Mapping[str, Any]) -> list[str]:
-    return [str(tag) for tag in conversation.get("tags") or []]
+    return [sys.intern(str(tag)) for tag in conversation.get("tags") or []]
 
 
 def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> ConversationRef:
@@ -204,8 +227,15 @@ def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> C
     return parsed
 
 
-def make_plan(changes: Sequence[ChangeRow], states: Mapping[tuple[str, str], CurrentState]) -> Plan:
-    """One RowPlan per change, in order, and the PUTs that carry out the rows to update."""
+def make_plan(
+    changes: Sequence[ChangeRow],
+    states: Mapping[tuple[str, str], CurrentState],
+    managed_prefix: str | None = None,
+) -> Plan:
+    """One RowPlan per change, in order, and the PUTs that carry out the rows to update.
+
+    With `managed_prefix`, a `set` row replaces only the tags with that prefix and keeps the others.
+    """
     rows: list[RowPlan | None] = [None] * len(changes)
     by_key: dict[tuple[str, str], list[int]] = {}
     for position, change in enumerate(changes):
@@ -214,7 +244,7 @@ def make_plan(changes: Sequence[ChangeRow], states: Mapping[tuple[str, str], Cur
             continue
         state = states.get(change.key) if change.ref is not None else None
         current = state.tags if isinstance(state, Current) else []
-        desired = compose(current, [change]) if change.ref is not None else []
+        desired = compose(current, [change], managed_prefix) if change.ref is not None else []
         rows[position] = RowPlan(change, current, desired, REJECTED, change.error)
     updates: list[Update] = []
     for key, positions in by_key.items():
@@ -222,36 +252,47 @@ def make_plan(changes: Sequence[ChangeRow], states: Mapping[tuple[str, str], Cur
         state = states[key]
         if isinstance(state, Unavailable):
             for position, change in zip(positions, group, strict=True):
-                rows[position] = RowPlan(change, [], compose([], [change]), REJECTED, state.reason)
+                rows[position] = RowPlan(
+                    change, [], compose([], [change], managed_prefix), REJECTED, state.reason
+                )
             continue
         current = state.tags
         reason = contradiction(group)
-        final = compose(current, group) if not reason else []
+        final = compose(current, group, managed_prefix) if not reason else []
         if not reason and len(final) > MAX_TAGS:
             reason = f"the final list would hold {len(final)} tags; a conversation holds at most {MAX_TAGS}"
         if reason:
             for position, change in zip(positions, group, strict=True):
                 rows[position] = RowPlan(
-                    change, current, compose(current, [change]), REJECTED, reason, ref=state.ref
+                    change,
+                    current,
+                    compose(current, [change], managed_prefix),
+                    REJECTED,
+                    reason,
+                    ref=state.ref,
                 )
             continue
         action = UPDATE if final != current else UNCHANGED
         update_index = None
         if action == UPDATE:
             update_index = len(updates)
-            inputs = [(change.row, change.mode) for change in group]
-            updates.append(Update(key[0], state.ref, current, final, positions, inputs))
+            updates.append(Update(key[0], state.ref, current, final, positions))
         for position, change in zip(positions, group, strict=True):
             rows[position] = RowPlan(change, current, final, action, update=update_index, ref=state.ref)
     assert all(row is not None for row in rows)
     return Plan([row for row in rows if row is not None], updates)
 
 
-def compose(current: list[str], changes: Iterable[ChangeRow]) -> list[str]:
-    """The tag list after the rows in order: set replaces, add appends what is new, remove drops."""
+def compose(current: list[str], changes: Iterable[ChangeRow], managed_prefix: str | None = None) -> list[str]:
+    """The tag list after the rows in order: set replaces, add appends what is new, remove drops.
+
+    With `managed_prefix`, set replaces the prefixed tags only: the others keep their place in front.
+    """
     tags = list(current)
     for mode, requested in _distinct(changes):
-        if mode == "set":
+        if mode == "set" and managed_prefix is not None:
+            tags = [tag for tag in tags if not tag.startswith(managed_prefix)] + list(requested)
+        elif mode == "set":
             tags = list(requested)
         elif mode == "add":
             tags += [tag for tag in requested if tag not in tags]
@@ -301,3 +342,75 @@ def _concurrently(work: Callable[[T], R], items: Sequence[T], max_workers: int) 
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(items)))) as pool:
         return list(pool.map(work, items))
+
+
+def read_all(client: CometChatClient, max_workers: int = 4) -> dict[tuple[str, str], Current]:
+    """Every viewer's tags on every conversation: the app-wide list, or each user's own list when the
+    app-wide rows do not name their viewer."""
+    found: dict[tuple[str, str], Current] = {}
+    for page in client.pages("conversations", {"withTags": "true"}):
+        for row in page:
+            viewer = str(row.get("uid") or "").lower()
+            if not viewer:
+                logger.info("The app-wide conversation list does not name viewers; reading each user's list")
+                return _read_every_users_list(client, max_workers)
+            found[(viewer, str(row.get("conversationId") or "").lower())] = _current_of(viewer, row)
+    return found
+
+
+def _read_every_users_list(client: CometChatClient, max_workers: int) -> dict[tuple[str, str], Current]:
+    viewers = [str(user["uid"]).lower() for page in client.pages("users") for user in page]
+    found: dict[tuple[str, str], Current] = {}
+    for viewer, listing in zip(
+        viewers, _concurrently(lambda v: _listing(client, v), viewers, max_workers), strict=True
+    ):
+        if isinstance(listing, Unavailable):
+            continue  # a user deleted meanwhile holds no tags any more
+        for conversation_id, row in listing.items():
+            found[(viewer, conversation_id)] = _current_of(viewer, row)
+    return found
+
+
+def _current_of(viewer: str, row: TDataItem) -> Current:
+    conversation_id = str(row.get("conversationId") or "").lower()
+    partner = row.get("conversationWith") or {}
+    if row.get("conversationType") == "group":
+        guid = partner.get("guid") or conversation_id.removeprefix(GROUP_PREFIX)
+        return Current(_tags_of(row), ConversationRef("group", conversation_id, str(guid).lower()))
+    other = partner.get("uid")
+    if not other:
+        low, _, high = conversation_id.partition(USER_SEPARATOR)
+        other = high if low == viewer else low
+    return Current(_tags_of(row), ConversationRef("user", conversation_id, str(other).lower()))
+
+
+def managed_removals(
+    changes: Sequence[ChangeRow], holders: Mapping[tuple[str, str], Current], prefix: str
+) -> list[ChangeRow]:
+    """A `remove` row for each conversation whose prefixed tags the input no longer names.
+
+    When an input row could not be read (no conversation), the set of managed conversations is not
+    known for sure, so the removals are rejected instead of planned.
+    """
+    addressed = {change.key for change in changes if change.ref is not None}
+    unreadable = [change.row for change in changes if change.ref is None]
+    removals = []
+    number = max((change.row for change in changes), default=0)
+    for key in sorted(holders):
+        if key in addressed:
+            continue
+        managed = [tag for tag in holders[key].tags if tag.startswith(prefix)]
+        if not managed:
+            continue
+        number += 1
+        removal = ChangeRow(number, key[0], key[1], "remove", managed, ref=holders[key].ref)
+        removal.error = id_problem(key[0], "on_behalf_of", in_header=True) or id_problem(
+            holders[key].ref.target, "the conversation's id"
+        )
+        if unreadable and removal.error is None:
+            removal.error = (
+                f"not removed: row(s) {', '.join(map(str, unreadable[:5]))} name no readable conversation, "
+                f"so the complete set of {prefix!r} tags is not known"
+            )
+        removals.append(removal)
+    return removals
