@@ -26,9 +26,11 @@ logger = logging.getLogger(__name__)
 # DuckDB names the catalog after the file, and a schema named like the catalog makes queries ambiguous.
 PIPELINE_NAME = "cometchat"
 DATASET_NAME = "cometchat_data"
-# DuckDB takes up to 80% of RAM by default; capped, a big merge spills to disk. Set here rather than in
-# .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (they are secret).
-DUCKDB_MEMORY_LIMIT = "512MB"
+# DuckDB takes up to 80% of RAM and a thread per core by default; capped (and one thread: each holds its own
+# buffers), a big merge spills to disk and the whole load stays within README, Performance's memory budget.
+# Set here rather than in .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (secret).
+DUCKDB_MEMORY_LIMIT = "128MB"
+DUCKDB_THREADS = 1
 
 
 class LoadIncompleteError(CometChatError):
@@ -70,10 +72,12 @@ def build_pipeline(
 
 def capped_duckdb(path: str | Path | None = None) -> Destination:
     """DuckDB at `path`, else where dlt would put it (`destination.duckdb.credentials`, else
-    `<pipeline_name>.duckdb`), with its memory capped at DUCKDB_MEMORY_LIMIT."""
+    `<pipeline_name>.duckdb`), with its memory capped at DUCKDB_MEMORY_LIMIT and DUCKDB_THREADS threads."""
     database = str(path) if path else dlt.secrets.get("destination.duckdb.credentials", str)
     return dlt.destinations.duckdb(
-        DuckDbCredentials(database, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+        DuckDbCredentials(
+            database, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": DUCKDB_THREADS}
+        )
     )
 
 

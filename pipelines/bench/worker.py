@@ -1,6 +1,8 @@
 """One contender's load in its own process, so that its peak memory is its own. Prints one JSON line.
 
-    python -m pipelines.bench.worker ours|baseline --base-url URL --app-id ID --workdir DIR [--runs 2]
+    python -m pipelines.bench.worker ours|baseline|baseline_defaults --base-url URL --app-id ID --workdir DIR
+`baseline` is dlt's `rest_api` source tuned the way a skilled dlt user would; `baseline_defaults` the same on
+dlt's defaults (pipelines/bench/baseline.py).
 The API key comes from the COMETCHAT_BENCH_API_KEY environment variable, never from the command line.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import dlt
 
-from pipelines.bench.baseline import baseline_source
+from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
 from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
 from sources.cometchat import CometChatClient, CometChatCredentials
 
@@ -39,13 +41,19 @@ def load_ours(args: argparse.Namespace, api_key: str) -> dict:
 
 
 def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
+    tuned = args.contender == "baseline"
+    if tuned:
+        os.environ.update(TUNED_SETTINGS)
     pipeline = dlt.pipeline(
-        "bench_baseline",
-        destination=dlt.destinations.duckdb(str(Path(args.workdir) / "baseline.duckdb")),
+        f"bench_{args.contender}",
+        destination=dlt.destinations.duckdb(str(Path(args.workdir) / f"{args.contender}.duckdb")),
         pipelines_dir=str(Path(args.workdir) / "pipelines"),
     )
     started = time.monotonic()
-    pipeline.run(baseline_source(args.base_url, api_key))
+    pipeline.run(
+        baseline_source(args.base_url, api_key, tuned=tuned),
+        loader_file_format=TUNED_FILE_FORMAT if tuned else None,
+    )
     seconds = time.monotonic() - started
     rows = pipeline.last_trace.last_normalize_info.row_counts
     data_rows = {table: count for table, count in rows.items() if not table.startswith("_dlt")}
@@ -55,7 +63,7 @@ def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("contender", choices=["ours", "baseline"])
+    parser.add_argument("contender", choices=["ours", "baseline", "baseline_defaults"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--app-id", required=True)
     parser.add_argument("--workdir", required=True)

@@ -15,19 +15,20 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from .arrow_pages import MessagePages, refuse_nested_child_tables, use_child_table_merges, with_child_tables
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
     GROUP_COLUMNS,
     MEMBER_COLUMNS,
     MESSAGE_COLUMNS,
-    MESSAGE_NESTED_HINTS,
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
 from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .ids import id_problem, safe_repr
+from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_LATE_CHANGES,
     DEFAULT_LOOKBACK_SECONDS,
@@ -44,7 +45,6 @@ from .shaping import (
     shape_conversation,
     shape_group,
     shape_member,
-    shape_message,
     shape_user,
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
@@ -297,9 +297,8 @@ def messages(
         primary_key="id",
         write_disposition="merge",
         columns=MESSAGE_COLUMNS,
-        nested_hints=MESSAGE_NESTED_HINTS,
     )
-    def messages_resource() -> Iterator[list[TDataItem]]:
+    def messages_resource() -> Iterator[Any]:
         use_destination_hints()
         state = dlt.current.resource_state()
         after = tuple(state["cursor"]) if "cursor" in state else None
@@ -311,39 +310,24 @@ def messages(
         # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
         # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
         one_row_per_id = primary_key_merges_only()
+        refuse_nested_child_tables()
+        use_child_table_merges(one_row_per_id)
+        window_known = "updates_since" in state  # the first run reads every message as it is now
+        if late_changes == "updates" and not window_known:
+            newest = client.newest_message("messages")
+            stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
+            state["updates_since"] = int(stamp)
         held: dict[int, tuple[int, TDataItem]] = {}
-        current: Iterable[list[TDataItem]] = ()
-        if late_changes == "updates" and not continuing:
-            if "updates_since" in state:
-                current = _updates_since(client, state, boundary)
-            else:
-                newest = client.newest_message("messages")
-                stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
-                state["updates_since"] = int(stamp)
-        elif late_changes == "lookback" and after is not None and not continuing:
-            start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
-            pages = client.messages("messages", {"withTags": "true"}, start=start)
-            current = ([m for m in page if _before(m, after)] for page in pages)
-        for page in current:
-            if one_row_per_id:
-                for message in page:
-                    _hold(_version(message), message, held)
-            else:
-                yield [shape_message(m) | {"version_id": _version(m)} for m in page]
+        tables = MessagePages()
         state["more"] = False
         loaded = 0
-        for page in client.messages("messages", {"withTags": "true"}, after=after):
-            originals = ((_version(message), message) for message in page)
+        for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
+            yield from tables.add((_version(message), message) for message in page)
             changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
             if one_row_per_id:
-                for message in page:  # read as it is now, here: a held copy of it would be a second row
-                    held.pop(int(message["id"]), None)
                 _hold_newest_copies(changed, after, held)
                 changed = ()
-            yield [
-                shape_message(message) | {"version_id": version}
-                for version, message in chain(originals, changed)
-            ]
+            yield from tables.add(changed, changed=True)
             if late_changes == "updates":
                 _note_boundary(page, state["updates_since"], boundary)
             state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
@@ -351,12 +335,29 @@ def messages(
             if messages_per_load and loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice
                 break
-        if held:
-            yield [shape_message(message) | {"version_id": version} for version, message in held.values()]
+        # Late changes after the forward read, so that a load receives each message's copies oldest first
+        # (the current copy last), as MessagePages needs.
+        current: Iterable[list[TDataItem]] = ()
+        if late_changes == "updates" and not continuing:
+            if window_known:
+                current = _updates_since(client, state, boundary)
+        elif late_changes == "lookback" and after is not None and not continuing:
+            start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
+            pages = client.messages("messages", {"withTags": "true"}, start=start)
+            current = ([m for m in page if _before(m, after)] for page in pages)
+        for page in current:
+            copies = [(_version(message), message) for message in page]
+            if one_row_per_id:
+                # Messages sent after this run's cursor were read by its own pages (or a later slice's).
+                _hold_newest_copies(copies, after, held)
+            else:
+                yield from tables.add(copies, changed=True)
+        yield from tables.add(held.values(), changed=True)
+        yield from tables.flush()
         if late_changes == "updates":
             _store_boundary(state, boundary, add=continuing)
 
-    return messages_resource
+    return with_child_tables(messages_resource)
 
 
 # Of the copies of one message in a load, the newest `updatedAt` wins. In one second, a copy read from a
@@ -367,7 +368,9 @@ _CURRENT = (1 << _TIE_BITS) - 1
 
 
 def _version(message: TDataItem, action_id: int | None = None) -> int:
-    updated = int(message.get("updatedAt") or message.get("sentAt") or 0)
+    # updatedAt, or where a payload lacks it the latest of its edit, delete and sending.
+    stamps = (message.get(key) for key in ("updatedAt", "editedAt", "deletedAt", "sentAt"))
+    updated = max((int(stamp) for stamp in stamps if stamp not in (None, "")), default=0)
     tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
     return (updated << _TIE_BITS) | tie
 

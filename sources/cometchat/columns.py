@@ -79,7 +79,6 @@ MESSAGE_COLUMNS = _typed(
     id="bigint",
     conversation_id="text",
     parent_id="bigint",
-    reply_count="bigint",
     sender="text",
     receiver_type="text",
     receiver="text",

@@ -22,8 +22,15 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     throughput = results["throughput"]
     assert throughput["ours_messages_loaded"] == throughput["messages_in_emulator"]
     assert throughput["baseline_messages_loaded"] == throughput["messages_in_emulator"]
+    assert throughput["baseline_defaults_messages_loaded"] == throughput["messages_in_emulator"]
+    assert throughput["speedup_vs_tuned"] > 0 and throughput["ours_over_ceiling"] > 0
+    assert throughput["ours_peak_tree_rss_mb"] > 0  # sampled, so it may miss the last few MB of a peak
     assert throughput["ours_noop_rerun_rows"] == 0
     assert results["rate_limited"]["ours_requests"] > 0
+    memory = results["memory"]
+    for size in (2_000, 4_000):
+        assert memory[f"at_{size}_messages_loaded"] == memory[f"at_{size}_messages_in_emulator"]
+        assert memory[f"at_{size}_peak_tree_rss_mb"] > 0
     reverse = results["reverse_etl"]
     for rate in (1_200, 3_000):  # the smoke sizes' budgets of scenarios 2 and 3
         assert reverse[f"at_{rate}rpm_applied"] == reverse[f"at_{rate}rpm_tag_changes"]
@@ -32,6 +39,6 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     assert tag_file["dry_run_puts"] == 0 and tag_file["dry_run_status_planned"] == tag_file["dry_run_rows"]
     assert tag_file["apply_puts"] == tag_file["apply_status_applied"] == tag_file["apply_rows"] > 100
     assert 0 < tag_file["apply_local_work_s"] < tag_file["apply_wall_s"]
-    for name in ("emulator", "throughput", "rate_limited", "reverse_etl", "tag_file"):
+    for name in ("emulator", "throughput", "memory", "rate_limited", "reverse_etl", "tag_file"):
         assert name in done.stdout
     assert "notebook" not in results  # only with --only notebook

@@ -1,0 +1,365 @@
+"""Pages of messages reshaped straight into pyarrow tables, one per table, so that dlt skips its per-row
+normalizer (the extract writes them as parquet and the normalize step only moves files).
+
+The child tables (`messages__entities`, `__attachments`, `__reactions`, `__mentions`, `__tags`) are
+root-level tables of the `messages` resource, not dlt nested tables: dlt 1.31 cannot take arrow tables
+for a nested table (`KeyError('resource')` in `Extract._compute_metrics`, and a nested table may not
+carry a `resource`). So each child row carries its links explicitly: `message_id`, and `_dlt_parent_id`/
+`_dlt_root_id` pointing at the `_dlt_id` of the message copy it came from.
+
+Merging without dlt's nested-table cascade: a child table is merged `delete-insert` on `message_id`
+(every stored child row of a message in the load is replaced), deduplicated on (`message_id`,
+`_dlt_list_idx`) keeping the highest `version_id`, as `messages` is. When one load holds several
+copies of a message (the original and the copies that edits and deletes carry), the newest copy's rows
+win position by position, and the positions past its end are filled with rows flagged `_superseded`
+(dlt's `hard_delete`), which drop the older copy's surplus rows and are never stored. A changed copy
+always sends at least one such row per child table, so that its `message_id` reaches the merge and the
+stored rows are replaced even when none are left. This is exact when a load receives each message's copies
+oldest `version_id` first, as the forward read does: an action always comes after the message it changes,
+and its id, the changed copy's version, is larger.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import dlt
+import orjson
+import pyarrow as pa
+from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCase
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.typing import TDataItem
+from dlt.extract.resource import DltResource
+
+from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
+from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
+from .errors import CometChatConfigError
+
+CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
+SUPERSEDED = "_superseded"
+# Message copies per arrow table: 5 pages of 1,000. Larger batches save little time and cost memory.
+BATCH_SIZE = 5_000
+
+# Fields of a message and of its `data` that the named columns and child tables already hold; any
+# other field becomes a column of its own (a field the API adds later lands as a new column).
+_KNOWN_FIELDS = {
+    "id", "conversationId", "parentId", "sender", "receiverType", "receiver", "category", "type", "data",
+    "sentAt", "updatedAt", "editedAt", "editedBy", "deletedAt", "deletedBy", "tags", "reactions",
+}  # fmt: skip
+_KNOWN_DATA_FIELDS = {
+    "text", "action", "metadata", "customData", "entities", "attachments", "reactions", "mentions",
+}  # fmt: skip
+_NAMING = SnakeCase()
+
+_ARROW_TYPES = {
+    "bigint": pa.int64(),
+    "text": pa.string(),
+    "json": pa.string(),  # serialized JSON; the column's `json` hint makes the destination type
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "bool": pa.bool_(),
+}
+
+
+def _column(name: str, data_type: str, **hints: Any) -> TTableSchemaColumns:
+    return {name: {"name": name, "data_type": data_type, "nullable": True, **hints}}  # type: ignore[misc, dict-item]
+
+
+_LINKS: TTableSchemaColumns = {
+    **_column("message_id", "bigint"),
+    **_column("_dlt_root_id", "text"),
+    **_column("_dlt_parent_id", "text"),
+    **_column("_dlt_list_idx", "bigint"),
+    **_column("_dlt_id", "text", unique=True),
+    **_column("version_id", "bigint", dedup_sort="desc"),
+    **_column(SUPERSEDED, "bool", hard_delete=True),
+}
+
+ROOT_COLUMNS: TTableSchemaColumns = {**MESSAGE_COLUMNS, **_column("_dlt_id", "text", unique=True)}
+
+
+def child_table(kind: str) -> str:
+    return f"messages__{kind}"
+
+
+class _ArrowNotices(logging.Filter):
+    """Drops two notices dlt logs as warnings on every batch of message tables: that the JSON columns arrive
+    as text (their `json` hint is meant to win), and, where the destination takes no parquet (Postgres without
+    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway)."""
+
+    NOTICES = (
+        "In resource: messages, when merging arrow schema",
+        "yielded as arrow and job file format insert_values",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(notice in message for notice in self.NOTICES)
+
+
+def with_child_tables(resource: DltResource) -> DltResource:
+    """Declares the child tables on the `messages` resource: each a table variant with its own keys."""
+    dlt_logger = logging.getLogger("dlt")
+    if not any(isinstance(f, _ArrowNotices) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_ArrowNotices())
+    for kind in CHILD_KINDS:
+        # A new variant starts as a copy of the resource's hints: the empty `columns` drops messages' columns.
+        resource.apply_hints(
+            table_name=child_table(kind),
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            primary_key=("message_id", "_dlt_list_idx"),
+            merge_key="message_id",
+            columns={},
+            create_table_variant=True,
+        )
+        resource.apply_hints(
+            table_name=child_table(kind), columns=CHILD_COLUMNS[kind], create_table_variant=True
+        )
+    return resource
+
+
+def use_child_table_merges(primary_key_only: bool) -> None:
+    """The child tables' file and table format for the running destination (as `use_destination_hints` sets
+    them on `messages`); where it merges on the primary key only (delta tables), `upsert` on
+    (`message_id`, `_dlt_list_idx`) instead of `delete-insert`: a stored row past the end of a changed copy's
+    list is then removed only up to the longest list this run has seen."""
+    capabilities = destination_capabilities()
+    if capabilities is None:
+        return
+    table_format = lake_table_format(capabilities)
+    resource = dlt.current.resource()
+    for kind in CHILD_KINDS:
+        resource.apply_hints(
+            table_name=child_table(kind),
+            file_format=fast_file_format(capabilities),
+            table_format=table_format or None,
+            create_table_variant=True,
+        )
+        if primary_key_only:
+            resource.apply_hints(
+                table_name=child_table(kind),
+                write_disposition={"disposition": "merge", "strategy": "upsert"},
+                merge_key="",
+                create_table_variant=True,
+            )
+
+
+def refuse_nested_child_tables() -> None:
+    """Stops with a clear message where the pipeline's schema still has the child tables as dlt nested
+    tables (loaded by an earlier version of this source): dlt cannot turn them into root-level tables."""
+    tables = dlt.current.source_schema().tables
+    nested = sorted(name for name in map(child_table, CHILD_KINDS) if tables.get(name, {}).get("parent"))
+    if nested:
+        raise CometChatConfigError(
+            f"the tables {', '.join(nested)} were loaded by an earlier version of this source as nested "
+            "tables and now load column-wise as tables of their own; reload the messages once with "
+            "`--full-refresh --resources messages` (pipelines/run.py) or refresh='drop_resources'"
+        )
+
+
+class MessagePages:
+    """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
+    at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
+
+    Values go straight from the API's JSON into row tuples; the shapes are those of `shaping.py`.
+    One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
+    surplus rows a newer copy drops.
+    """
+
+    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+        self.batch_size = batch_size
+        self.longest = dict.fromkeys(CHILD_KINDS, 0)
+        self._new_batch()
+
+    def add(self, copies: Iterable[tuple[int, TDataItem]], changed: bool = False) -> Iterator[Any]:
+        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
+        the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
+        for version, message in copies:
+            self._add(version, message, changed)
+        if len(self._roots) >= self.batch_size:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Any]:
+        """The `messages` table of what was added, then each non-empty child table."""
+        if not self._roots:
+            return
+        roots, children, extras = self._roots, self._children, self._extras
+        self._new_batch()
+        messages = _table(roots, ROOT_COLUMNS)
+        for name, values in extras.items():
+            values.extend([None] * (len(roots) - len(values)))
+            messages = messages.append_column(name, _extra_array(values))
+        yield messages
+        for kind in CHILD_KINDS:
+            if children[kind]:
+                yield dlt.mark.with_table_name(_table(children[kind], CHILD_COLUMNS[kind]), child_table(kind))
+
+    def _new_batch(self) -> None:
+        # Rows are tuples in the order of ROOT_COLUMNS / CHILD_COLUMNS, turned into columns at the end.
+        self._roots: list[tuple] = []
+        self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
+        self._extras: dict[str, list[Any]] = {}
+
+    def _add(self, version: int, message: TDataItem, changed: bool) -> None:
+        get = message.get
+        data = get("data") or {}
+        message_id = int(message["id"])
+        copy_id = f"{message_id}:{version}"
+        self._roots.append(
+            (
+                message_id,
+                get("conversationId"),
+                _int(get("parentId")),
+                get("sender"),
+                get("receiverType"),
+                get("receiver"),
+                get("category"),
+                get("type"),
+                data.get("text"),
+                data.get("action"),
+                data.get("metadata"),
+                data.get("customData"),
+                _int(get("sentAt")),
+                _int(get("updatedAt")),
+                _int(get("editedAt")),
+                get("editedBy"),
+                _int(get("deletedAt")),
+                get("deletedBy"),
+                version,
+                copy_id,
+            )
+        )
+        self._children_of(
+            "entities", message_id, copy_id, version, changed, _entity_rows(data.get("entities"))
+        )
+        self._children_of(
+            "attachments", message_id, copy_id, version, changed, _attachment_rows(data.get("attachments"))
+        )
+        # The docs put reactions inside `data` in examples and at the top level in the schema.
+        reactions = _reaction_rows(data.get("reactions") or get("reactions"))
+        self._children_of("reactions", message_id, copy_id, version, changed, reactions)
+        self._children_of(
+            "mentions", message_id, copy_id, version, changed, _mention_rows(data.get("mentions"))
+        )
+        tags = [(value,) for value in get("tags") or ()]
+        self._children_of("tags", message_id, copy_id, version, changed, tags)
+        _collect_extras(message, data, self._extras, len(self._roots) - 1)
+
+    def _children_of(
+        self, kind: str, message_id: int, copy_id: str, version: int, changed: bool, rows: list[tuple]
+    ) -> None:
+        target = self._children[kind]
+        for index, fields in enumerate(rows):
+            target.append((message_id, copy_id, copy_id, index, f"{copy_id}:{index}", version, None, *fields))
+        longest = self.longest[kind]
+        if changed:
+            # A changed copy replaces the stored rows and those of earlier copies in this load; at least
+            # one flagged row, so that a copy with no rows left still clears the stored ones.
+            blank = _BLANK[kind]
+            for index in range(len(rows), max(longest, len(rows) + 1)):
+                target.append((message_id, None, None, index, f"{copy_id}:{index}", version, True, *blank))
+        if len(rows) > longest:
+            self.longest[kind] = len(rows)
+
+
+# Scalar fields of user and group entities kept on `messages__entities` rows (as in shaping.py).
+_ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope", "role")
+_CHILD_FIELDS = {
+    "entities": (
+        "role", "entity_type", "entity_id",
+        "name", "avatar", "icon", "link", "status", "type", "owner", "scope", "user_role",
+    ),
+    "attachments": ("url", "name", "mime_type", "extension", "size"),
+    "reactions": ("reaction", "count"),
+    "mentions": ("uid", "name"),
+    "tags": ("value",),
+}  # fmt: skip
+_NO_ENTITY_FIELDS = (None,) * len(_ENTITY_FIELDS)
+_NESTED_COLUMNS = {kind: MESSAGE_NESTED_HINTS[kind]["columns"] for kind in CHILD_KINDS if kind != "tags"}
+_NESTED_COLUMNS["tags"] = _column("value", "text")
+CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
+    kind: {**_LINKS, **{name: _NESTED_COLUMNS[kind][name] for name in fields}}  # type: ignore[dict-item]
+    for kind, fields in _CHILD_FIELDS.items()
+}
+_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_FIELDS.items()}
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _entity_rows(entities: Any) -> list[tuple]:
+    if not isinstance(entities, dict):
+        return []
+    rows = []
+    for role, wrapper in entities.items():
+        if not isinstance(wrapper, dict):
+            continue
+        entity = wrapper.get("entity") or {}
+        entity_type = wrapper.get("entityType")
+        entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
+        if entity_type in ("user", "group"):
+            fields = tuple(entity.get(field) for field in _ENTITY_FIELDS)
+        else:
+            fields = _NO_ENTITY_FIELDS
+        rows.append((role, entity_type, entity_id, *fields))
+    return rows
+
+
+def _attachment_rows(attachments: Any) -> list[tuple]:
+    return [
+        (a.get("url"), a.get("name"), a.get("mimeType"), a.get("extension"), _int(a.get("size")))
+        for a in attachments or ()
+    ]
+
+
+def _reaction_rows(reactions: Any) -> list[tuple]:
+    return [(r.get("reaction"), _int(r.get("count"))) for r in reactions or ()]
+
+
+def _mention_rows(mentions: Any) -> list[tuple]:
+    # A map uid -> user in webhook payloads; tolerate a list of users too.
+    users = mentions.values() if isinstance(mentions, dict) else mentions or ()
+    return [(u.get("uid"), u.get("name")) for u in users]
+
+
+def _table(rows: list[tuple], schema: TTableSchemaColumns) -> pa.Table:
+    arrays, fields = [], []
+    for column_values, (name, column) in zip(zip(*rows, strict=True), schema.items(), strict=True):
+        values = list(column_values)  # pyarrow reads a list about 25x faster than a tuple
+        data_type = column["data_type"]
+        if data_type == "json":
+            array = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        elif data_type == "timestamp":  # epoch seconds
+            array = (
+                pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES[data_type])
+            )
+        else:
+            array = pa.array(values, _ARROW_TYPES[data_type])
+        arrays.append(array)
+        fields.append(pa.field(name, _ARROW_TYPES[data_type], nullable=column.get("nullable", True)))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[Any]], position: int) -> None:
+    """Fields no column holds yet, each under a snake_case name (`data__` for fields inside `data`)."""
+    found = [(key, value) for key, value in message.items() if key not in _KNOWN_FIELDS]
+    if isinstance(data, dict):
+        found += [(f"data__{key}", value) for key, value in data.items() if key not in _KNOWN_DATA_FIELDS]
+    for key, value in found:
+        if value is None:
+            continue
+        values = extras.setdefault(_NAMING.normalize_path(key), [])
+        values.extend([None] * (position - len(values)))
+        values.append(value)
+
+
+def _extra_array(values: list[Any]) -> pa.Array:
+    """Scalars keep their type; objects, lists and mixed types become JSON text."""
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) == 1 and kinds <= {str, int, float, bool, datetime}:
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], type=pa.string())
