@@ -11,7 +11,6 @@ from typing import Any
 from dlt.common.typing import TDataItem
 
 # Scalar fields of user and group entities worth keeping on `messages__entities` rows.
-_ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope")
 
 
 def utc(epoch_seconds: Any) -> datetime | None:
@@ -107,42 +106,6 @@ def shape_conversation(viewer_uid: str, conversation: TDataItem) -> TDataItem:
     return _present(row)
 
 
-def shape_message(message: TDataItem) -> TDataItem:
-    data = message.get("data") or {}
-    message_id = int(message["id"])
-    return _present(
-        {
-            "id": message_id,
-            "conversation_id": message.get("conversationId"),
-            "parent_id": as_int(message.get("parentId")),
-            "reply_count": as_int(message.get("replyCount")),
-            "sender": message.get("sender"),
-            "receiver_type": message.get("receiverType"),
-            "receiver": message.get("receiver"),
-            "category": message.get("category"),
-            "type": message.get("type"),
-            "text": data.get("text"),
-            "action": data.get("action"),
-            "metadata": data.get("metadata"),
-            "custom_data": data.get("customData"),
-            "sent_at": utc(message.get("sentAt")),
-            "updated_at": utc(message.get("updatedAt")),
-            "edited_at": utc(message.get("editedAt")),
-            "edited_by": message.get("editedBy"),
-            "deleted_at": utc(message.get("deletedAt")),
-            "deleted_by": message.get("deletedBy"),
-            "entities": _entities(message_id, data.get("entities") or {}),
-            "attachments": [_attachment(message_id, a) for a in data.get("attachments") or []],
-            # The docs put reactions inside `data` in examples and at the top level in the schema.
-            "reactions": [
-                _reaction(message_id, r) for r in data.get("reactions") or message.get("reactions") or []
-            ],
-            "mentions": _mentions(message_id, data.get("mentions")),
-            "tags": list(message.get("tags") or []),
-        }
-    )
-
-
 def changed_message(action: TDataItem) -> TDataItem | None:
     """The edited or deleted message that an `edited`/`deleted` action message carries, if complete."""
     if action.get("category") != "action" or action.get("type") != "message":
@@ -159,54 +122,6 @@ def changed_message_id(action: TDataItem) -> int | None:
         return None
     target = (((action.get("data") or {}).get("entities") or {}).get("on") or {}).get("entity") or {}
     return as_int(target.get("id"))
-
-
-def _entities(message_id: int, entities: TDataItem) -> list[TDataItem]:
-    rows = []
-    for role, wrapper in entities.items():
-        if not isinstance(wrapper, dict):
-            continue
-        entity = wrapper.get("entity") or {}
-        entity_type = wrapper.get("entityType")
-        row: TDataItem = {
-            "message_id": message_id,
-            "role": role,
-            "entity_type": entity_type,
-            "entity_id": str(entity.get("uid") or entity.get("guid") or entity.get("id") or ""),
-        }
-        if entity_type in ("user", "group"):
-            row.update({field: entity[field] for field in _ENTITY_FIELDS if entity.get(field) is not None})
-            if entity.get("role") is not None:
-                row["user_role"] = entity["role"]
-        rows.append(row)
-    return rows
-
-
-def _attachment(message_id: int, attachment: TDataItem) -> TDataItem:
-    return _present(
-        {
-            "message_id": message_id,
-            "url": attachment.get("url"),
-            "name": attachment.get("name"),
-            "mime_type": attachment.get("mimeType"),
-            "extension": attachment.get("extension"),
-            "size": as_int(attachment.get("size")),
-        }
-    )
-
-
-def _reaction(message_id: int, reaction: TDataItem) -> TDataItem:
-    return {
-        "message_id": message_id,
-        "reaction": reaction.get("reaction"),
-        "count": as_int(reaction.get("count")),
-    }
-
-
-def _mentions(message_id: int, mentions: Any) -> list[TDataItem]:
-    # A map uid -> user in webhook payloads; tolerate a list of users too.
-    users = mentions.values() if isinstance(mentions, dict) else mentions or []
-    return [{"message_id": message_id, "uid": u.get("uid"), "name": u.get("name")} for u in users]
 
 
 def _present(row: TDataItem) -> TDataItem:

@@ -1,8 +1,9 @@
-"""Payload shaping: the documented quirks become clean, typed rows."""
+"""Payload shaping: the documented quirks become clean, typed rows (messages: through the columnar path)."""
 
 from datetime import UTC, datetime
 
-from sources.cometchat.shaping import changed_message, shape_conversation, shape_message
+from sources.cometchat.arrow_pages import MessagePages
+from sources.cometchat.shaping import changed_message, shape_conversation
 
 ACTION = {
     "id": "50",
@@ -60,16 +61,24 @@ def test_conversation_without_last_message():
     assert row.get("last_message_id") is None and row["with_uid"] == "b" and not row.get("tags")
 
 
+def shaped(message: dict) -> dict[str, list[dict]]:
+    """The rows of each table that one message becomes on the columnar path."""
+    pages = MessagePages()
+    messages, *children = [*pages.add([(1, message)]), *pages.flush()]
+    return {"messages": messages.to_pylist()} | {t.meta.table_name: t.data.to_pylist() for t in children}
+
+
 def test_action_message_entities_become_rows_with_role_and_type():
-    row = shape_message(ACTION)
+    tables = shaped(ACTION)
+    row, entities = tables["messages"][0], tables["messages__entities"]
     assert row["id"] == 50 and row["action"] == "unbanned"
-    assert [(e["role"], e["entity_type"], e["entity_id"]) for e in row["entities"]] == [
+    assert [(e["role"], e["entity_type"], e["entity_id"]) for e in entities] == [
         ("by", "user", "superhero4"),
         ("on", "user", "superhero3"),
         ("for", "group", "project-group"),
     ]
-    assert row["entities"][0]["user_role"] == "default"
-    assert all(e["message_id"] == 50 for e in row["entities"])
+    assert entities[0]["user_role"] == "default"
+    assert all(e["message_id"] == 50 for e in entities)
 
 
 def test_reactions_are_read_from_data_or_top_level_and_mentions_from_a_map():
@@ -78,10 +87,14 @@ def test_reactions_are_read_from_data_or_top_level_and_mentions_from_a_map():
         "sentAt": 1,
         "data": {"text": "hi <@uid:b>", "mentions": {"b": {"uid": "b", "name": "Bé"}}},
     }
-    in_data = shape_message({**base, "data": {**base["data"], "reactions": [{"reaction": "😅", "count": 2}]}})
-    top_level = shape_message({**base, "reactions": [{"reaction": "😅", "count": "2"}]})
-    assert in_data["reactions"] == top_level["reactions"] == [{"message_id": 3, "reaction": "😅", "count": 2}]
-    assert in_data["mentions"] == [{"message_id": 3, "uid": "b", "name": "Bé"}]
+    in_data = shaped({**base, "data": {**base["data"], "reactions": [{"reaction": "😅", "count": 2}]}})
+    top_level = shaped({**base, "reactions": [{"reaction": "😅", "count": "2"}]})
+
+    def reactions(tables: dict) -> list[tuple]:
+        return [(r["message_id"], r["reaction"], r["count"]) for r in tables["messages__reactions"]]
+
+    assert reactions(in_data) == reactions(top_level) == [(3, "😅", 2)]
+    assert [(m["message_id"], m["uid"], m["name"]) for m in in_data["messages__mentions"]] == [(3, "b", "Bé")]
 
 
 def test_edit_action_carries_the_changed_message():
@@ -94,7 +107,5 @@ def test_edit_action_carries_the_changed_message():
     }
     assert changed_message(action) == edited
     assert changed_message(ACTION) is None
-    entity_row = shape_message(action)["entities"][0]
-    assert (
-        entity_row["entity_type"] == "message" and entity_row["entity_id"] == "9" and "name" not in entity_row
-    )
+    entity_row = shaped(action)["messages__entities"][0]
+    assert (entity_row["entity_type"], entity_row["entity_id"], entity_row["name"]) == ("message", "9", None)
