@@ -9,21 +9,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources.cometchat import cometchat_source
 from sources.cometchat.arrow_pages import CHILD_KINDS, MessagePages
 from sources.cometchat.client import CometChatClient
-from sources.cometchat.credentials import CometChatCredentials
-
-BASE = "https://app1.api-us.cometchat.io/v3"
-
-
-@pytest.fixture
-def client(requests_mock) -> CometChatClient:
-    return CometChatClient(CometChatCredentials(app_id="app1", api_key="k" * 40), requests_per_minute=1e6)
-
-
-@pytest.fixture
-def pipeline(tmp_path) -> dlt.Pipeline:
-    return dlt.pipeline(
-        "arrow", destination=dlt.destinations.duckdb(str(tmp_path / "a.duckdb")), pipelines_dir=str(tmp_path)
-    )
+from tests.unit.conftest import BASE
 
 
 def message(message_id: int, sent_at: int, text: str, tags=(), reactions=(), **extra) -> dict:
