@@ -1,6 +1,5 @@
 """Helpers for the reverse-ETL tests: clients, CLI runs, loaded tables and the emulator's tags as truth."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import dlt
 import pandas as pd
 
 from sources.cometchat import CometChatClient, CometChatCredentials
+from tests.source.cli import cli_env
 
 REPO = Path(__file__).resolve().parents[2]
 APPLY_TAGS = REPO / "pipelines" / "apply_tags.py"
@@ -67,18 +67,6 @@ def conversation_tables(pipeline: dlt.Pipeline) -> dict[tuple[str, str], list[st
         for row in parents.to_dict("records"):
             loaded[(row["viewer_uid"], row["conversation_id"])] = tags.get(row["_dlt_id"], [])
     return loaded
-
-
-def cli_env(emulator, workdir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": emulator.app_id,
-        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": emulator.api_key,
-        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": emulator.base_url,
-        "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
-        "DLT_DATA_DIR": str(workdir / "dlt"),
-        **extra,
-    }
 
 
 def start_cli(emulator, workdir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:

@@ -15,7 +15,7 @@ from pipelines import run as run_cli_module
 from pipelines.loading import LoadIncompleteError, build_pipeline, check_nothing_pending
 from sources.cometchat import cometchat_source
 
-from .cli import REPO, RUN_PY, run_cli
+from .cli import REPO, RUN_PY, cli_env, run_cli
 from .conftest import emulator_credentials, load_from
 from .expected import expected_messages
 from .loaded import loaded_messages
@@ -32,24 +32,13 @@ print(len(attached), len(plain), attached["id"].nunique())
 """
 
 
-def _env(emulator, workdir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": emulator.app_id,
-        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": emulator.api_key,
-        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": emulator.base_url,
-        "SOURCES__COMETCHAT__REQUESTS_PER_MINUTE": "60000",
-        "DLT_DATA_DIR": str(workdir / "dlt"),
-    }
-
-
 def _run(workdir: Path, env: dict, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_dlt_cli_attach_and_a_plain_pipeline_read_what_run_py_loaded(make_emulator, tmp_path):
     emulator = make_emulator(messages=600)
-    env = _env(emulator, tmp_path)
+    env = cli_env(emulator, tmp_path)
     loaded = _run(tmp_path, env, sys.executable, str(RUN_PY), "--progress", "none")
     assert loaded.returncode == 0, loaded.stderr
     assert sorted(path.name for path in tmp_path.glob("*.duckdb")) == ["cometchat.duckdb"]
@@ -73,7 +62,7 @@ def test_after_dlt_drop_the_next_run_reloads_the_resource_and_new_data_lands(
     make_emulator, tmp_path, cli_pipeline
 ):
     emulator = make_emulator(messages=600)
-    env = _env(emulator, tmp_path)
+    env = cli_env(emulator, tmp_path)
     assert _run(tmp_path, env, sys.executable, str(RUN_PY), "--progress", "none").returncode == 0
 
     dropped = _run(tmp_path, env, str(DLT_CLI), "--yes", "pipeline", "cometchat", "drop", "users")
@@ -121,7 +110,7 @@ def test_a_failure_after_the_load_is_a_warning_and_exit_0(
     make_emulator, tmp_path, monkeypatch, caplog, capsys
 ):
     emulator = make_emulator(messages=100)
-    for name, value in _env(emulator, tmp_path).items():
+    for name, value in cli_env(emulator, tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
 
