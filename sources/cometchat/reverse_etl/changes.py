@@ -35,6 +35,7 @@ GROUP_PREFIX = "group_"
 USER_SEPARATOR = "_user_"
 # A row-level problem found while reading the file, carried to validation in a private column.
 _SHAPE_ERROR = "__shape_error"
+_REPEATED = (MODE_COLUMN,)
 
 
 class UnusableChangesFile(CometChatError):
@@ -105,25 +106,48 @@ def read_changes_csv(path: str | PathLike[str]) -> pd.DataFrame:
     if not text.strip():
         raise UnusableChangesFile(f"{name} is empty")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del raw, text
     try:
         header = next(reader)
-        records = _records(reader)
+        try:
+            columns = _header_columns(header, name)
+        except UnusableChangesFile:
+            for _ in reader:  # a broken CSV is reported before a missing column
+                pass
+            raise
+        data, shape_errors = _columns(reader, columns)
     except csv.Error as error:
         raise UnusableChangesFile(
             f"{name} is not a valid CSV file (line {reader.line_num}): {error}"
         ) from None
-    columns = _header_columns(header, name)
-    if not records:
+    if not data[ROW_COLUMN]:
         raise UnusableChangesFile(f"{name} has a header but no data rows")
+    frame = pd.DataFrame(data, dtype=object)
+    if any(shape_errors):
+        frame[_SHAPE_ERROR] = shape_errors
+    return frame
+
+
+def _columns(reader: Any, columns: list[str]) -> tuple[dict[str, list[Any]], list[str | None]]:
+    """The cells of every non-blank record, column by column, and each record's shape error or None.
+
+    Read record by record: a 100,000-row file is never held as a list of rows besides its columns.
+    """
     data: dict[str, list[Any]] = {ROW_COLUMN: [], **{column: [] for column in columns if column}}
     # Trailing optional cells (mode, unknown columns) may be left out; required ones may not.
     needed = max(columns.index(column) for column in REQUIRED_COLUMNS) + 1
     shape_errors: list[str | None] = []
-    for line, cells in records:
-        data[ROW_COLUMN].append(line)
+    line = reader.line_num + 1
+    for cells in reader:
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        data[ROW_COLUMN].append(start)
         for position, column in enumerate(columns):
             if column:
-                data[column].append(cells[position] if position < len(cells) else "")
+                # Interned: the same few modes and tag lists repeat over thousands of rows.
+                cell = cells[position] if position < len(cells) else ""
+                data[column].append(sys.intern(cell) if column in _REPEATED else cell)
         if len(cells) > len(columns):
             shape_errors.append(
                 f"the row has {len(cells)} fields but the header has {len(columns)} (quote cells that hold commas)"
@@ -132,21 +156,7 @@ def read_changes_csv(path: str | PathLike[str]) -> pd.DataFrame:
             shape_errors.append(f"the row has {len(cells)} fields; the required columns need {needed}")
         else:
             shape_errors.append(None)
-    frame = pd.DataFrame(data, dtype=object)
-    if any(shape_errors):
-        frame[_SHAPE_ERROR] = shape_errors
-    return frame
-
-
-def _records(reader: Any) -> list[tuple[int, list[str]]]:
-    """(first line, cells) of every non-blank record."""
-    records = []
-    start = reader.line_num + 1
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            records.append((start, cells))
-        start = reader.line_num + 1
-    return records
+    return data, shape_errors
 
 
 def _header_columns(header: list[str], name: str) -> list[str]:
