@@ -1,6 +1,7 @@
 """One contender's load in its own process, so that its peak memory is its own. Prints one JSON line.
 
-    python -m pipelines.bench.worker ours|baseline|baseline_defaults --base-url URL --app-id ID --workdir DIR
+    python -m pipelines.bench.worker ours|ours_one_run|baseline|baseline_defaults --base-url URL --app-id ID --workdir DIR
+`ours` loads as run.py does (messages in slices); `ours_one_run` as a user's own pipeline, one `pipeline.run`.
 `baseline` is dlt's `rest_api` source tuned the way a skilled dlt user would; `baseline_defaults` the same on
 dlt's defaults (pipelines/bench/baseline.py).
 The API key comes from the COMETCHAT_BENCH_API_KEY environment variable, never from the command line.
@@ -17,7 +18,7 @@ import dlt
 
 from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
 from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
-from sources.cometchat import CometChatClient, CometChatCredentials
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
 
 
 def load_ours(args: argparse.Namespace, api_key: str) -> dict:
@@ -38,6 +39,23 @@ def load_ours(args: argparse.Namespace, api_key: str) -> dict:
         "requests": summary.requests.requests,
         "retries": summary.requests.retries,
     }
+
+
+def load_ours_in_one_run(args: argparse.Namespace, api_key: str) -> dict:
+    """A user's own pipeline: one `pipeline.run(cometchat_source())`, no slices, into the same capped DuckDB."""
+    credentials = CometChatCredentials(app_id=args.app_id, api_key=api_key, base_url=args.base_url)
+    pipeline = build_pipeline(
+        destination=capped_duckdb(Path(args.workdir) / "ours.duckdb"),
+        pipeline_name="bench_ours_one_run",
+        progress=None,
+        pipelines_dir=str(Path(args.workdir) / "pipelines"),
+    )
+    started = time.monotonic()
+    pipeline.run(cometchat_source(credentials=credentials, requests_per_minute=args.requests_per_minute))
+    seconds = time.monotonic() - started
+    if pipeline.has_pending_data:
+        raise RuntimeError("the run left a load package pending")
+    return {"seconds": seconds, "messages": table_row_counts(pipeline).get("messages", 0)}
 
 
 def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
@@ -61,9 +79,17 @@ def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
     return {"seconds": seconds, "messages": messages, "rows": sum(data_rows.values())}
 
 
+LOADERS = {
+    "ours": load_ours,
+    "ours_one_run": load_ours_in_one_run,
+    "baseline": load_baseline,
+    "baseline_defaults": load_baseline,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("contender", choices=["ours", "baseline", "baseline_defaults"])
+    parser.add_argument("contender", choices=[*LOADERS])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--app-id", required=True)
     parser.add_argument("--workdir", required=True)
@@ -71,7 +97,7 @@ def main() -> None:
     parser.add_argument("--requests-per-minute", type=float, default=1e9)
     args = parser.parse_args()
     api_key = os.environ["COMETCHAT_BENCH_API_KEY"]
-    load = load_ours if args.contender == "ours" else load_baseline
+    load = LOADERS[args.contender]
     runs = [load(args, api_key) for _ in range(args.runs)]
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -262,7 +262,7 @@ class MessagePages:
             self.longest[kind] = len(rows)
 
 
-# Scalar fields of user and group entities kept on `messages__entities` rows (as in shaping.py).
+# Scalar fields of user and group entities kept on `messages__entities` rows.
 _ENTITY_FIELDS = ("name", "avatar", "icon", "link", "status", "type", "owner", "scope", "role")
 _CHILD_FIELDS = {
     "entities": (

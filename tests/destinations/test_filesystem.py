@@ -13,10 +13,9 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.lake import install_delta_extension
 from sources.cometchat import cometchat_source
 from sources.cometchat.errors import CometChatConfigError
+from tests.source.changes import change_everything
 from tests.source.conftest import emulator_credentials, load_from
 from tests.source.matching import assert_matches_ground_truth
-
-from .changes import change_the_app
 
 
 def lake_pipeline(tmp_path, name: str = "cometchat_lake") -> dlt.Pipeline:
@@ -32,7 +31,7 @@ def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator
     emulator = make_emulator(seed=11, messages=1500)
     pipeline = lake_pipeline(tmp_path)
     load_from(emulator, pipeline)
-    change_the_app(emulator)
+    change_everything(emulator)
 
     load_from(emulator, pipeline)
 

@@ -2,11 +2,10 @@
 
 import dlt
 
+from tests.source.changes import change_everything
 from tests.source.cli import run_cli
 from tests.source.conftest import load_from
 from tests.source.matching import assert_matches_ground_truth
-
-from .changes import change_the_app
 
 
 def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri, tmp_path):
@@ -18,7 +17,7 @@ def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri,
         pipelines_dir=str(tmp_path / "pipelines"),
     )
     load_from(emulator, pipeline)
-    change_the_app(emulator)
+    change_everything(emulator)
 
     summary = load_from(emulator, pipeline)
 

@@ -7,6 +7,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.cometchat_emulator.profiles import PROFILES
 
+from .changes import change_everything
 from .conftest import load_from
 from .matching import assert_matches_ground_truth
 
@@ -30,32 +31,6 @@ CASES = [
 ]
 
 
-def _change_everything(emulator) -> None:
-    truth = emulator.ground_truth()
-    newest = truth["messages"][-1]["sentAt"]
-    emulator.add_messages(20, sent_at=newest + 5)  # one second, across capped pages
-    kept = [m for m in truth["messages"] if m["category"] == "message" and "deletedAt" not in m]
-    top_level = [m for m in kept if "parentId" not in m]
-    emulator.edit_message(top_level[0]["id"], "edited later ✏️")
-    emulator.delete_message(top_level[1]["id"])
-    emulator.react(top_level[2]["id"], "🎉")
-    emulator.add_messages(1, parent_id=top_level[3]["id"])
-    conversation = next(c for c in truth["conversations"] if c["conversationType"] == "user")
-    emulator.set_conversation_tags(conversation["viewer"], conversation["conversationId"], ["vip", "🔥 hot"])
-
-    member = truth["members"][-1]
-    emulator.delete_member(member["guid"], member["uid"])
-    emulator.delete_group(truth["groups"][0]["guid"])
-    lonely = next(u["uid"] for u in truth["users"] if u["uid"] not in {m["uid"] for m in truth["members"]})
-    emulator.delete_user(lonely)
-    gone = next(
-        c
-        for c in truth["conversations"]
-        if c["conversationType"] == "user" and lonely not in c["conversationId"]
-    )
-    emulator.delete_conversation(gone["viewer"], gone["conversationId"])
-
-
 @pytest.mark.parametrize("profiles", CASES, ids=lambda profiles: "+".join(profiles) or "default")
 def test_full_then_incremental_load_is_exact(make_emulator, make_pipeline, monkeypatch, profiles):
     if "updates_ignored" in profiles:  # the updates pass cannot work: re-read the whole (short) history
@@ -69,7 +44,7 @@ def test_full_then_incremental_load_is_exact(make_emulator, make_pipeline, monke
         assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
     before = emulator.ground_truth(messages=False)
-    _change_everything(emulator)
+    change_everything(emulator)
     load_from(emulator, pipeline)
 
     after = emulator.ground_truth()
