@@ -1,7 +1,10 @@
 """Shared fixtures: an emulator process per test module, a factory for tests that need their own, and the
 pipeline a CLI run left behind."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +16,10 @@ from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 # The tests reach only loopback; dlt's anonymous telemetry (and its CLI processes started here) stays off.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# No test may leave pipelines in dlt's global folder (~/.dlt, or /var/dlt as root): a `cometchat` pipeline
+# left there remembers the test's folder as its DuckDB location, and the user's next `make demo` fails on it.
+os.environ["DLT_DATA_DIR"] = tempfile.mkdtemp(prefix="cometchat-tests-dlt-")
+atexit.register(shutil.rmtree, os.environ["DLT_DATA_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -142,6 +142,7 @@ def test_rejects_plain_http_outside_loopback(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
         "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": "app",
         "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": "k" * 40,
         "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": "http://cometchat.example.com/v3",
