@@ -269,6 +269,8 @@ class MessagePages:
     def _children_of(
         self, kind: str, message_id: int, copy_id: str, version: int, changed: bool, rows: list[tuple]
     ) -> None:
+        if not rows and not changed:
+            return
         target = self._children[kind]
         for index, fields in enumerate(rows):
             target.append((message_id, copy_id, copy_id, index, f"{copy_id}:{index}", version, None, *fields))
@@ -320,7 +322,7 @@ def _entity_rows(entities: Any) -> list[tuple]:
         entity_type = wrapper.get("entityType")
         entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
         if entity_type in ("user", "group"):
-            fields = tuple(entity.get(field) for field in _ENTITY_FIELDS)
+            fields = tuple(map(entity.get, _ENTITY_FIELDS))
         else:
             fields = _NO_ENTITY_FIELDS
         rows.append((role, entity_type, entity_id, *fields))
