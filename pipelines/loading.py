@@ -2,6 +2,8 @@
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,39 @@ def run_load(
     pipeline is still pending afterwards.
     """
     started = time.monotonic()
+    with database_kept_open(pipeline):
+        load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
+    check_nothing_pending(pipeline)
+    seconds = time.monotonic() - started
+    return LoadSummary(
+        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
+    )
+
+
+@contextmanager
+def database_kept_open(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Holds one connection to a DuckDB destination while the block runs.
+
+    DuckDB closes a database, checkpointing it, when its last connection closes, and dlt's loader opens and
+    closes a connection for every load job: at 200k messages that closing and reopening was half of the load
+    step. A connection held here keeps the database open (DuckDB shares one open database per file within a
+    process), so it is checkpointed as its write-ahead log grows and once at the end.
+    """
+    destination = pipeline.destination
+    if destination is None or not destination.destination_type.endswith(".duckdb"):
+        yield
+        return
+    with pipeline.sql_client():
+        yield
+
+
+def _load_slices(
+    pipeline: dlt.Pipeline,
+    client: CometChatClient,
+    resources: list[str] | None,
+    full_refresh: bool,
+    messages_per_load: int | None,
+) -> tuple[LoadInfo, dict[str, int]]:
     if pipeline.has_pending_data:
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
         # without extracting, so it is finished first and the source runs after it.
@@ -109,11 +144,7 @@ def run_load(
         load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
-    check_nothing_pending(pipeline)
-    seconds = time.monotonic() - started
-    return LoadSummary(
-        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
-    )
+    return load_info, rows
 
 
 def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:
