@@ -136,7 +136,7 @@ def memory(sizes: dict) -> dict:
         with Emulator(config) as emulator:
             total = emulator.message_count()
             result[f"at_{messages}_messages_in_emulator"] = total
-            for contender in ("ours", "ours_one_run"):
+            for contender in sizes.get("memory_contenders", ("ours", "ours_one_run")):
                 with tempfile.TemporaryDirectory() as workdir:
                     worker = _worker(contender, emulator, workdir)
                 run = worker["runs"][0]
