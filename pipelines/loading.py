@@ -2,8 +2,6 @@
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,30 +96,12 @@ def run_load(
     pipeline is still pending afterwards.
     """
     started = time.monotonic()
-    with database_kept_open(pipeline):
-        load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
+    load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
     check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
         load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
     )
-
-
-@contextmanager
-def database_kept_open(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Holds one connection to a DuckDB destination while the block runs.
-
-    DuckDB closes a database, checkpointing it, when its last connection closes, and dlt's loader opens and
-    closes a connection for every load job. A connection held here keeps the database open (DuckDB shares one
-    open database per file within a process), so it is checkpointed as its write-ahead log grows and once at
-    the end: about 15% off the load step at 200k messages (README, Performance).
-    """
-    destination = pipeline.destination
-    if destination is None or not destination.destination_type.endswith(".duckdb"):
-        yield
-        return
-    with pipeline.sql_client():
-        yield
 
 
 def _load_slices(
