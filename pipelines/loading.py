@@ -96,6 +96,21 @@ def run_load(
     pipeline is still pending afterwards.
     """
     started = time.monotonic()
+    load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
+    check_nothing_pending(pipeline)
+    seconds = time.monotonic() - started
+    return LoadSummary(
+        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
+    )
+
+
+def _load_slices(
+    pipeline: dlt.Pipeline,
+    client: CometChatClient,
+    resources: list[str] | None,
+    full_refresh: bool,
+    messages_per_load: int | None,
+) -> tuple[LoadInfo, dict[str, int]]:
     if pipeline.has_pending_data:
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
         # without extracting, so it is finished first and the source runs after it.
@@ -109,11 +124,7 @@ def run_load(
         load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
-    check_nothing_pending(pipeline)
-    seconds = time.monotonic() - started
-    return LoadSummary(
-        load_info=load_info, rows_per_table=dict(sorted(rows.items())), requests=client.stats, seconds=seconds
-    )
+    return load_info, rows
 
 
 def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:

@@ -4,6 +4,7 @@
     python -m pipelines.bench --big           # 1M messages in scenario 1
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
     python -m pipelines.bench --only memory   # peak RSS of our process tree at 1M and 5M messages (long)
+    python -m pipelines.bench --only memory --memory-messages 5000000 --memory-contenders ours
     python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
     python -m pipelines.bench --only latency  # 200k messages at 150 ms per request: time windows vs one cursor
     python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
@@ -62,11 +63,27 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run rest_api on dlt's defaults in scenario 1 (slow: stopped at the cap past 20k messages)",
     )
+    parser.add_argument(
+        "--memory-messages",
+        type=int,
+        nargs="+",
+        help="sizes of the memory scenario (default 1M and 5M messages)",
+    )
+    parser.add_argument(
+        "--memory-contenders",
+        choices=["ours", "ours_one_run"],
+        nargs="+",
+        help="contenders of the memory scenario (default both: run.py's slices and one pipeline.run)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     sizes = dict(SIZES["smoke" if args.smoke else "big" if args.big else "default"])
     if args.defaults_baseline:
         sizes["defaults_baseline"] = 1
+    if args.memory_messages:
+        sizes["memory_messages"] = args.memory_messages
+    if args.memory_contenders:
+        sizes["memory_contenders"] = args.memory_contenders
     scenarios = {
         "emulator": emulator_alone,
         "throughput": throughput,

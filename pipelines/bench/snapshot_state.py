@@ -9,9 +9,7 @@ import json
 import tempfile
 import time
 
-import dlt
-
-from pipelines.loading import build_pipeline, duckdb_credentials, run_load
+from pipelines.loading import build_pipeline, capped_duckdb, run_load
 from sources.cometchat import CometChatClient, CometChatCredentials
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
@@ -25,7 +23,7 @@ def measure(users: int, pairs: int, messages: int, groups: int) -> dict:
             app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
         )
         pipeline = build_pipeline(
-            destination=dlt.destinations.duckdb(duckdb_credentials(f"{workdir}/bench_data.duckdb")),
+            destination=capped_duckdb(f"{workdir}/bench_data.duckdb"),
             pipeline_name="snapshot_bench",
             progress=None,
             pipelines_dir=workdir,

@@ -78,6 +78,16 @@ _LINKS: TTableSchemaColumns = {
 ROOT_COLUMNS: TTableSchemaColumns = {**MESSAGE_COLUMNS, **_column("_dlt_id", "text", unique=True)}
 
 
+# The stored rows a load replaces: every row of each message it brings. Said as a destination scope because
+# dlt would otherwise delete on `primary key OR merge key`, which DuckDB cannot run as a hash join: it
+# collects every stored (message_id, _dlt_list_idx) first, work that grows with the history.
+CHILD_MERGE = {
+    "disposition": "merge",
+    "strategy": "delete-insert",
+    "destination_scope": "{table}.message_id IN (SELECT message_id FROM {staging_table})",
+}
+
+
 def child_table(kind: str) -> str:
     return f"messages__{kind}"
 
@@ -106,9 +116,9 @@ def with_child_tables(resource: DltResource) -> DltResource:
         # A new variant starts as a copy of the resource's hints: the empty `columns` drops messages' columns.
         resource.apply_hints(
             table_name=child_table(kind),
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            write_disposition=CHILD_MERGE,
             primary_key=("message_id", "_dlt_list_idx"),
-            merge_key="message_id",
+            merge_key="",
             columns={},
             create_table_variant=True,
         )
@@ -123,6 +133,7 @@ def use_child_table_merges(primary_key_only: bool) -> None:
     them on `messages`); where it merges on the primary key only (delta tables), `upsert` on
     (`message_id`, `_dlt_list_idx`) instead of `delete-insert`: a stored row past the end of a changed copy's
     list is then removed only up to the longest list this run has seen."""
+    _clear_stored_merge_keys()
     capabilities = destination_capabilities()
     if capabilities is None:
         return
@@ -142,6 +153,16 @@ def use_child_table_merges(primary_key_only: bool) -> None:
                 merge_key="",
                 create_table_variant=True,
             )
+
+
+def _clear_stored_merge_keys() -> None:
+    """Drops the merge key `message_id` that earlier versions stored on the child tables: the destination
+    scope of CHILD_MERGE replaces it (dlt would warn on every load that it ignores it)."""
+    tables = dlt.current.source_schema().tables
+    for name in map(child_table, CHILD_KINDS):
+        column = tables.get(name, {}).get("columns", {}).get("message_id")
+        if column and column.get("merge_key"):
+            column.pop("merge_key")
 
 
 def refuse_nested_child_tables() -> None:
@@ -248,6 +269,8 @@ class MessagePages:
     def _children_of(
         self, kind: str, message_id: int, copy_id: str, version: int, changed: bool, rows: list[tuple]
     ) -> None:
+        if not rows and not changed:
+            return
         target = self._children[kind]
         for index, fields in enumerate(rows):
             target.append((message_id, copy_id, copy_id, index, f"{copy_id}:{index}", version, None, *fields))
@@ -299,7 +322,7 @@ def _entity_rows(entities: Any) -> list[tuple]:
         entity_type = wrapper.get("entityType")
         entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
         if entity_type in ("user", "group"):
-            fields = tuple(entity.get(field) for field in _ENTITY_FIELDS)
+            fields = tuple(map(entity.get, _ENTITY_FIELDS))
         else:
             fields = _NO_ENTITY_FIELDS
         rows.append((role, entity_type, entity_id, *fields))

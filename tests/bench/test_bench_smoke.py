@@ -24,6 +24,11 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     assert throughput["baseline_messages_loaded"] == throughput["messages_in_emulator"]
     assert throughput["baseline_defaults_messages_loaded"] == throughput["messages_in_emulator"]
     assert throughput["speedup_vs_tuned"] > 0 and throughput["ours_over_ceiling"] > 0
+    # CPU seconds of each load, for the steadier ratio on a shared machine: each under its wall time on 2 cores.
+    for contender in ("ours", "baseline"):
+        cpu, wall = throughput[f"{contender}_full_load_cpu_s"], throughput[f"{contender}_full_load_s"]
+        assert 0 < cpu < 2 * wall, contender
+    assert throughput["cpu_speedup_vs_tuned"] > 0
     assert throughput["ours_peak_tree_rss_mb"] > 0  # sampled, so it may miss the last few MB of a peak
     assert throughput["ours_noop_rerun_rows"] == 0
     assert results["rate_limited"]["ours_requests"] > 0

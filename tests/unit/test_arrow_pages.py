@@ -89,6 +89,24 @@ def test_a_changed_copy_in_a_later_load_replaces_or_clears_the_stored_child_rows
     assert [row for row in stored(pipeline, "entities", "role") if row[0] == 10] == [(10, "sender")]
 
 
+def test_child_rows_are_replaced_by_message_id_also_in_a_dataset_stored_with_the_old_merge_key(
+    pipeline, client, requests_mock
+):
+    # Earlier versions declared `message_id` the child tables' merge key; the stored key is dropped (dlt would
+    # warn on every load that it ignores it beside the destination scope) and child rows still replace whole.
+    run(pipeline, client, requests_mock, [message(10, 100, "hi", tags=["a", "b"])])
+    schema = pipeline.default_schema
+    for kind in ("tags", "entities"):
+        assert schema.tables[f"messages__{kind}"].get("x-merge-destination-scope")
+        schema.tables[f"messages__{kind}"]["columns"]["message_id"]["merge_key"] = True
+    pipeline.sync_schema()
+
+    run(pipeline, client, requests_mock, [edit(11, 101, message(10, 100, "v2", tags=["z"]))])
+    assert stored(pipeline, "tags", "value") == [(10, "z")]
+    columns = pipeline.default_schema.tables["messages__tags"]["columns"]
+    assert not columns["message_id"].get("merge_key")
+
+
 def test_a_field_that_appears_later_lands_as_a_new_column(pipeline, client, requests_mock):
     run(pipeline, client, requests_mock, [message(10, 100, "hi")])
     assert "priority" not in pipeline.default_schema.get_table_columns("messages")

@@ -67,3 +67,27 @@ def test_a_group_deleted_during_the_run_is_skipped_with_a_warning(client, pipeli
     )
     assert list(pipeline.dataset()["group_members"].df()["guid"]) == ["g1"]
     assert "g2" in caplog.text and "Skipped" in caplog.text
+
+
+def test_a_snapshot_is_replaced_when_it_changed_and_left_alone_when_not_even_from_the_same_source(
+    client, pipeline, requests_mock
+):
+    # The same source object run again: switching the disposition to `replace` for a changed snapshot must
+    # not make dlt reset the resource's state (its digest) on the next run, which would reload it whole.
+    users = requests_mock.get(
+        f"{BASE}/users",
+        [
+            {"json": listing([{"uid": "a", "name": "A"}, {"uid": "b", "name": "B"}])},
+            {"json": listing([{"uid": "a", "name": "A"}, {"uid": "b", "name": "B"}])},
+            {"json": listing([{"uid": "a", "name": "A2"}])},
+        ],
+    )
+    source = cometchat_source(credentials=client.credentials, client=client).with_resources("users")
+    pipeline.run(source)
+    pipeline.run(source)
+    assert users.call_count == 2
+    assert pipeline.last_trace.last_normalize_info.row_counts.get("users", 0) == 0
+    assert pipeline.default_schema.tables["users"]["write_disposition"] == "replace"
+    pipeline.run(source)
+    rows = pipeline.dataset()["users"].df()
+    assert list(rows["uid"]) == ["a"] and list(rows["name"]) == ["A2"]

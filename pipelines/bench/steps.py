@@ -1,0 +1,71 @@
+"""Where the time of one load goes: dlt's extract, normalize and load steps run apart in one process, over an
+emulator of scenario 1's data, each with its wall time, the process's CPU seconds (the emulator excluded) and
+the peak RSS so far. Prints figures; asserts nothing.
+
+    python -m pipelines.bench.steps [--messages 200000]
+"""
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from pipelines.bench.scenarios import SIZES
+from pipelines.loading import build_pipeline, capped_duckdb
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
+from sources.cometchat_emulator import Emulator, EmulatorConfig
+
+
+def measure(messages: int) -> dict:
+    sizes = SIZES["default"]
+    config = EmulatorConfig(
+        seed=1,
+        users=sizes["users"],
+        groups=sizes["groups"],
+        members_per_group=sizes["members"],
+        messages=messages,
+    )
+    result: dict = {"messages": messages}
+    with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
+        credentials = CometChatCredentials(
+            app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
+        )
+        client = CometChatClient(credentials, requests_per_minute=1e9)
+        pipeline = build_pipeline(
+            destination=capped_duckdb(Path(workdir) / "steps.duckdb"),
+            pipeline_name="bench_steps",
+            progress=None,
+            pipelines_dir=str(Path(workdir) / "pipelines"),
+        )
+        steps = {
+            "extract": lambda: pipeline.extract(cometchat_source(credentials=credentials, client=client)),
+            "normalize": pipeline.normalize,
+            "load": pipeline.load,
+            "no-change re-run": lambda: pipeline.run(
+                cometchat_source(credentials=credentials, client=client)
+            ),
+        }
+        for name, step in steps.items():
+            wall, cpu = time.monotonic(), time.process_time()
+            step()
+            result[f"{name} s"] = round(time.monotonic() - wall, 1)
+            result[f"{name} cpu s"] = round(time.process_time() - cpu, 1)
+            result[f"peak rss mb after {name}"] = round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=SIZES["default"]["messages"])
+    args = parser.parse_args()
+    print(json.dumps(measure(args.messages), indent=2))
+
+
+if __name__ == "__main__":
+    main()
