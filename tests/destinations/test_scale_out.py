@@ -1,0 +1,135 @@
+"""The scale-out backfill into a real PostgreSQL: windows as Dagster partitions, shards loading at the same
+time into one dataset, and run.py's pipeline taking over; every table compared with the emulator's truth."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import dlt
+import pytest
+
+from pipelines.dagster_backfill import JOB_NAME, backfill_definitions
+from pipelines.loading import build_pipeline
+from pipelines.scale_out import (
+    BackfillPlan,
+    hand_over,
+    load_window,
+    plan_backfill,
+    shard_pipeline,
+    window_key,
+    window_source,
+)
+from sources.cometchat import CometChatClient
+from tests.source.changes import change_everything
+from tests.source.conftest import emulator_credentials, load_from
+from tests.source.expected import expected_children, expected_entities, expected_messages
+from tests.source.loaded import loaded_child_rows, loaded_messages
+from tests.source.matching import CHILD_KINDS, assert_matches_ground_truth
+
+BUDGET = 60_000
+
+
+def in_window(truth: dict, window: tuple[int, int]) -> dict:
+    return {**truth, "messages": [m for m in truth["messages"] if window[0] <= m["sentAt"] < window[1]]}
+
+
+def assert_messages_match(pipeline: dlt.Pipeline, truth: dict) -> None:
+    assert loaded_messages(pipeline) == expected_messages(truth)
+    assert loaded_child_rows(pipeline, "entities") == expected_entities(truth)
+    for kind in CHILD_KINDS[1:]:
+        assert loaded_child_rows(pipeline, kind) == expected_children(truth, kind), kind
+
+
+def make_plan(emulator, windows: int) -> BackfillPlan:
+    plan = plan_backfill(CometChatClient(emulator_credentials(emulator), requests_per_minute=BUDGET), windows)
+    assert len(plan.windows) == windows
+    return plan
+
+
+def test_dagster_partitions_load_the_windows_and_run_py_takes_over_exactly(
+    make_emulator, postgres_uri, tmp_path
+):
+    emulator = make_emulator(seed=23, messages=1200)
+    truth = emulator.ground_truth()
+    plan = make_plan(emulator, 3)
+    destination = dlt.destinations.postgres(postgres_uri)
+    pipelines_dir = str(tmp_path / "pipelines")
+    defs = backfill_definitions(
+        plan,
+        destination,
+        dataset_name="chat_dagster",
+        credentials=emulator_credentials(emulator),
+        requests_per_minute=BUDGET,
+        concurrent_shards=3,
+        pipelines_dir=pipelines_dir,
+    )
+    job = defs.resolve_job_def(JOB_NAME)
+
+    for window in plan.windows:
+        assert job.execute_in_process(partition_key=window_key(window)).success
+    first = shard_pipeline(destination, "chat_dagster", plan.windows[0], pipelines_dir)
+    assert_messages_match(first, truth)
+
+    # Materialized again, a window loads nothing: its cursor, restored from the destination, is at its end.
+    assert job.execute_in_process(partition_key=window_key(plan.windows[0])).success
+    rerun = dlt.attach(first.pipeline_name, pipelines_dir=pipelines_dir).last_trace.last_normalize_info
+    assert rerun.row_counts.get("messages", 0) == 0
+    assert_messages_match(first, truth)
+
+    pipeline = build_pipeline(
+        destination, "chat_dagster", "cometchat_after_backfill", progress=None, pipelines_dir=pipelines_dir
+    )
+    assert hand_over(pipeline, plan)
+    summary = load_from(emulator, pipeline, requests_per_minute=BUDGET)
+    assert_matches_ground_truth(pipeline, truth)
+    # It read the backfill's last second again, not the history.
+    assert summary.rows_per_table.get("messages", 0) < len(truth["messages"]) / 10
+
+    change_everything(emulator)
+    load_from(emulator, pipeline, requests_per_minute=BUDGET)
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert not hand_over(pipeline, plan)  # its cursor is its own from now on
+
+
+def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator, postgres_uri, tmp_path):
+    emulator = make_emulator(seed=29, messages=1500)
+    truth = emulator.ground_truth()
+    plan = make_plan(emulator, 3)
+    destination = dlt.destinations.postgres(postgres_uri)
+    credentials = emulator_credentials(emulator)
+    pipelines = [
+        shard_pipeline(destination, "chat_shards", window, str(tmp_path / "pipelines"))
+        for window in plan.windows
+    ]
+    # The shards start together on an empty dataset: each creates the dataset and the tables, or finds them.
+    start = threading.Barrier(len(plan.windows))
+
+    def shard(index: int) -> None:
+        source = window_source(credentials, plan.windows[index], BUDGET / len(plan.windows))
+        start.wait(timeout=60)
+        load_window(pipelines[index], source)
+
+    with ThreadPoolExecutor(len(plan.windows)) as pool:
+        list(pool.map(shard, range(len(plan.windows))))
+
+    assert_messages_match(pipelines[0], truth)
+    with pipelines[0].sql_client() as client:
+        schemas = {row[0] for row in client.execute_sql("SELECT nspname FROM pg_namespace")}
+        assert "chat_shards_staging" not in schemas
+        for window in plan.windows:
+            staging = f"chat_shards_staging_{window_key(window)}"
+            assert staging in schemas
+            # Each staging dataset still holds exactly the last load of its own shard: nobody else's rows.
+            staged = {row[0] for row in client.execute_sql(f"SELECT id FROM {staging}.messages")}
+            assert staged == {int(m["id"]) for m in in_window(truth, window)["messages"]}
+
+
+def test_an_app_without_messages_has_nothing_to_backfill(make_emulator, tmp_path):
+    emulator = make_emulator(messages=0)
+    plan = plan_backfill(CometChatClient(emulator_credentials(emulator), requests_per_minute=BUDGET), 4)
+    assert plan.windows == []
+    with pytest.raises(ValueError, match="no windows"):
+        backfill_definitions(plan, "postgres")
+    pipeline = build_pipeline(
+        "postgres", "chat_none", "cometchat_none", progress=None, pipelines_dir=str(tmp_path)
+    )
+    assert not hand_over(pipeline, plan)
