@@ -29,10 +29,11 @@ from pipelines.scale_out import (
     shard_budget,
     shard_pipeline,
     window_key,
+    window_loaded,
     window_source,
 )
-from sources.cometchat import CometChatCredentials
-from sources.cometchat.settings import DEFAULT_REQUESTS_PER_MINUTE
+from sources.cometchat import CometChatCredentials, more_messages
+from sources.cometchat.settings import DEFAULT_REQUESTS_PER_MINUTE, MESSAGES_PER_LOAD
 
 POOL = "cometchat_api"
 JOB_NAME = "cometchat_backfill"
@@ -50,6 +51,7 @@ def backfill_definitions(
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     concurrent_shards: int = 1,
     pipelines_dir: str | None = None,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
 ) -> dg.Definitions:
     """Dagster definitions of one backfill plan. Building them makes no API call and touches no destination.
 
@@ -61,7 +63,7 @@ def backfill_definitions(
     partitions = dg.StaticPartitionsDefinition([window_key(window) for window in plan.windows])
 
     def source_of(window: tuple[int, int]) -> dlt.sources.DltSource:
-        return window_source(credentials, window, budget)
+        return window_source(credentials, window, budget, messages_per_load)
 
     def pipeline_of(window: tuple[int, int]) -> dlt.Pipeline:
         return shard_pipeline(destination, dataset_name, window, pipelines_dir)
@@ -78,11 +80,22 @@ def backfill_definitions(
     def message_windows(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         window = parse_window_key(context.partition_key)
         pipeline = pipeline_of(window)
-        # dagster-dlt drops the pipeline's local state and restores it from the destination on each run, so a
-        # failed try starts again from the cursor the shard last committed.
-        for attempt in schema_race_retries():
-            with attempt:
-                events = list(dlt.run(context=context, dlt_source=source_of(window), dlt_pipeline=pipeline))
+        if window_loaded(pipeline, window):
+            context.log.info(f"Window {context.partition_key} was loaded before: nothing to read")
+            for key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key, metadata={"already_loaded": True})
+            return
+        # One dlt run per slice (`messages_per_load`), each committing its cursor; the last one's results are
+        # the materialization. dagster-dlt drops the pipeline's local state before each run and restores it
+        # from the destination, so a failed or killed try goes on from the last committed slice.
+        while True:
+            for attempt in schema_race_retries():
+                with attempt:
+                    events = list(
+                        dlt.run(context=context, dlt_source=source_of(window), dlt_pipeline=pipeline)
+                    )
+            if not more_messages(pipeline):
+                break
         yield from events
 
     job = dg.define_asset_job(JOB_NAME, selection=[message_windows], partitions_def=partitions)

@@ -87,13 +87,15 @@ def run_load(
     resources: list[str] | None = None,
     full_refresh: bool = False,
     messages_per_load: int | None = MESSAGES_PER_LOAD,
+    messages_from: int | None = None,
 ) -> LoadSummary:
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
     Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
     loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
-    up, so that the destination's merge stays small. Raises LoadIncompleteError when a package of the
-    pipeline is still pending afterwards.
+    up, so that the destination's merge stays small. `messages_from`: where a new pipeline's messages start,
+    after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
+    Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
     if pipeline.has_pending_data:
@@ -101,12 +103,12 @@ def run_load(
         # without extracting, so it is finished first and the source runs after it.
         logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
-    source = _source(client, messages_per_load, resources)
+    source = _source(client, messages_per_load, resources, messages_from)
     load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
     rows = _rows_of_last_run(pipeline)
     while "messages" in source.selected_resources and more_messages(pipeline):
         logger.info("Loading the next slice of messages")
-        load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
+        load_info = pipeline.run(_source(client, messages_per_load, ["messages"], messages_from))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
     check_nothing_pending(pipeline)
@@ -116,9 +118,17 @@ def run_load(
     )
 
 
-def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:
+def _source(
+    client: CometChatClient,
+    messages_per_load: int | None,
+    resources: list[str] | None,
+    messages_from: int | None = None,
+) -> DltSource:
     source = cometchat_source(
-        credentials=client.credentials, client=client, messages_per_load=messages_per_load
+        credentials=client.credentials,
+        client=client,
+        messages_per_load=messages_per_load,
+        messages_from=messages_from,
     )
     return source.with_resources(*resources) if resources else source
 

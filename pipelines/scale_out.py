@@ -3,13 +3,14 @@
 A plan fixes the windows once (`plan_backfill`). Each window loads as a shard (`load_window`): its own dlt
 pipeline (its own name, so its own state and page cursor), its own staging dataset in the shared destination,
 and its share of the app's one request budget. The ordinary pipeline (run.py's) then takes over where the
-plan ends (`hand_over`): users, groups, conversations, new messages and every change since the plan.
+plan ends (`run.py --messages-from <plan's end>`): users, groups, conversations, new messages and every
+change made to the backfilled messages since.
 An orchestrator runs the shards (`pipelines/dagster_backfill.py`); nothing here needs one.
 """
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.helpers import retry_schema_update
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
-from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source, more_messages
+from sources.cometchat.settings import MESSAGES_PER_LOAD
 from sources.cometchat.windows import message_time_range, split_windows
 
 logger = logging.getLogger(__name__)
@@ -34,45 +36,28 @@ SCHEMA_RACE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class BackfillPlan:
-    """The windows of a backfill, and where the ordinary pipeline takes over after it.
-
-    `until` is the end of the last window (exclusive); `updates_since` is the newest change stamp when the plan
-    was made, from which the ordinary pipeline's updates pass picks up whatever changed during the backfill.
-    """
+    """The windows of a backfill; `until`, the end of the last one (exclusive), is where the ordinary pipeline
+    takes over (`run.py --messages-from <until>`), and from where it picks up changes to backfilled messages."""
 
     windows: list[Window]
-    updates_since: int
     until: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "windows", [tuple(map(int, window)) for window in self.windows])
+        object.__setattr__(self, "windows", [(int(start), int(until)) for start, until in self.windows])
         object.__setattr__(self, "until", self.windows[-1][1] if self.windows else 0)
 
     def save(self, path: str | Path) -> None:
-        data = {"windows": self.windows, "updates_since": self.updates_since}
-        Path(path).write_text(json.dumps(data, indent=1) + "\n")
+        Path(path).write_text(json.dumps({"windows": self.windows}, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "BackfillPlan":
-        data = json.loads(Path(path).read_text())
-        return cls(windows=data["windows"], updates_since=int(data["updates_since"]))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return cls(windows=json.loads(Path(path).read_text())["windows"])
 
 
 def plan_backfill(client: CometChatClient, windows: int) -> BackfillPlan:
-    """The message history cut into `windows` windows of equal seconds. Three requests.
-
-    The stamp for the updates pass is taken before the range, so that a change made while the plan is being
-    made is never older than it.
-    """
-    newest = client.newest_message("messages")
-    updates_since = int((newest.get("updatedAt") or newest["sentAt"]) if newest else 0)
+    """The message history so far cut into `windows` windows of (nearly) equal seconds. Two requests."""
     time_range = message_time_range(client)
-    if time_range is None:
-        return BackfillPlan(windows=[], updates_since=updates_since)
-    return BackfillPlan(windows=split_windows(*time_range, windows), updates_since=updates_since)
+    return BackfillPlan(windows=split_windows(*time_range, windows) if time_range else [])
 
 
 def window_key(window: Window) -> str:
@@ -133,28 +118,62 @@ def shard_pipeline(
 
 
 def window_source(
-    credentials: CometChatCredentials | None, window: Window, requests_per_minute: float
+    credentials: CometChatCredentials | None,
+    window: Window,
+    requests_per_minute: float,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
 ) -> dlt.sources.DltSource:
-    """The messages (and their child tables) sent in the window, nothing else. Credentials None: from dlt
-    config (`[sources.cometchat.credentials]`). Building it makes no request."""
+    """The messages (and their child tables) sent in the window, nothing else, in slices of about
+    `messages_per_load` (each committed with its cursor, so a killed shard resumes at its last slice).
+    Credentials None: from dlt config (`[sources.cometchat.credentials]`). Building it makes no request."""
     options: dict[str, Any] = {"credentials": credentials} if credentials is not None else {}
     source = cometchat_source(
-        requests_per_minute=requests_per_minute, messages_from=window[0], messages_until=window[1], **options
+        requests_per_minute=requests_per_minute,
+        messages_per_load=messages_per_load,
+        messages_from=window[0],
+        messages_until=window[1],
+        **options,
     )
     return source.with_resources("messages")
 
 
-def load_window(pipeline: dlt.Pipeline, source: dlt.sources.DltSource) -> LoadInfo:
-    """Loads one shard. A load that lost a schema race with another shard is loaded again (see
+def window_loaded(pipeline: dlt.Pipeline, window: Window) -> bool:
+    """Whether the shard's pipeline committed its whole window: its state, as the destination holds it, has
+    read messages and keeps no cursor of the window (the source drops a window's cursor at its end)."""
+    pipeline.sync_destination()
+    resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
+    messages = resources.get("messages")
+    return messages is not None and f"{window[0]}:{window[1]}" not in messages.get("ranges", {})
+
+
+def load_window(
+    pipeline: dlt.Pipeline,
+    window: Window,
+    credentials: CometChatCredentials | None,
+    requests_per_minute: float,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
+) -> LoadInfo | None:
+    """Loads one shard, slice by slice, from where it last stopped; None when its window was loaded before
+    (a re-run makes no request). A load that lost a schema race with another shard is loaded again (see
     `schema_race_retries`); its package is kept, so nothing is read from the API twice."""
-    for attempt in schema_race_retries():
-        with attempt:
-            # A package left by a failed (or killed) try holds the whole window: it is loaded, not extracted again.
-            return pipeline.load() if pipeline.has_pending_data else pipeline.run(source)
-    raise AssertionError("unreachable: the last try re-raises")
+    if window_loaded(pipeline, window):
+        logger.info("Window %s was loaded before by pipeline %s", window_key(window), pipeline.pipeline_name)
+        return None
+    info = None
+    while info is None or more_messages(pipeline):
+        for attempt in schema_race_retries():
+            with attempt:
+                # A package left by a failed (or killed) try holds a whole slice: loaded, not read again.
+                if pipeline.has_pending_data:
+                    info = pipeline.load()
+                else:
+                    info = pipeline.run(
+                        window_source(credentials, window, requests_per_minute, messages_per_load)
+                    )
+    return info
 
 
-def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS) -> Retrying:
+def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS, most_wait_seconds: float = 1.0) -> Retrying:
     """Tries for a load that may lose a schema race: two shards creating the same dataset, table or column
     at the same moment. dlt reports that as a schema update error, and its `retry_schema_update` condition
     says when another try is safe: dlt reads the destination's tables again and adds only what is still
@@ -162,30 +181,10 @@ def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS) -> Retrying:
     return Retrying(
         retry=retry_if_exception(retry_schema_update()),
         stop=stop_after_attempt(attempts),
-        wait=wait_random(0, 1),
+        wait=wait_random(0, most_wait_seconds),  # shards that raced once should not meet again at once
         before_sleep=lambda state: logger.warning(
             "Another shard changed the same tables at the same time; loading again (try %d)",
             state.attempt_number + 1,
         ),
         reraise=True,
     )
-
-
-def hand_over(pipeline: dlt.Pipeline, plan: BackfillPlan) -> bool:
-    """Starts the ordinary pipeline's messages where the backfill ends; False if it already has a cursor.
-
-    Its cursor is set to the last second of the plan (read again, and merged by id, so that a message sent in
-    that second after the plan was made is not lost), and its updates pass to the plan's change stamp, so
-    its next run loads the messages sent since and every change made during the backfill. The state is
-    committed with the ordinary pipeline's next load.
-    """
-    if not plan.windows:
-        return False
-    with pipeline.managed_state(extract_state=True) as state:
-        resources = state.setdefault("sources", {}).setdefault("cometchat", {}).setdefault("resources", {})
-        messages = resources.setdefault("messages", {})
-        if "cursor" in messages:
-            return False
-        messages["cursor"] = [plan.until - 1, 0]
-        messages["updates_since"] = plan.updates_since
-    return True

@@ -11,12 +11,10 @@ from pipelines.dagster_backfill import JOB_NAME, backfill_definitions
 from pipelines.loading import build_pipeline
 from pipelines.scale_out import (
     BackfillPlan,
-    hand_over,
     load_window,
     plan_backfill,
     shard_pipeline,
     window_key,
-    window_source,
 )
 from sources.cometchat import CometChatClient
 from tests.source.changes import change_everything
@@ -69,25 +67,23 @@ def test_dagster_partitions_load_the_windows_and_run_py_takes_over_exactly(
     first = shard_pipeline(destination, "chat_dagster", plan.windows[0], pipelines_dir)
     assert_messages_match(first, truth)
 
-    # Materialized again, a window loads nothing: its cursor, restored from the destination, is at its end.
+    # Materialized again, a window reads and loads nothing: its state, restored from the destination, says done.
+    emulator.reset_stats()
     assert job.execute_in_process(partition_key=window_key(plan.windows[0])).success
-    rerun = dlt.attach(first.pipeline_name, pipelines_dir=pipelines_dir).last_trace.last_normalize_info
-    assert rerun.row_counts.get("messages", 0) == 0
+    assert emulator.stats()["total"] == 0
     assert_messages_match(first, truth)
 
+    # run.py's pipeline takes over at the plan's end: everything else, then new messages and later changes.
     pipeline = build_pipeline(
         destination, "chat_dagster", "cometchat_after_backfill", progress=None, pipelines_dir=pipelines_dir
     )
-    assert hand_over(pipeline, plan)
-    summary = load_from(emulator, pipeline, requests_per_minute=BUDGET)
+    summary = load_from(emulator, pipeline, requests_per_minute=BUDGET, messages_from=plan.until)
     assert_matches_ground_truth(pipeline, truth)
-    # It read the backfill's last second again, not the history.
-    assert summary.rows_per_table.get("messages", 0) < len(truth["messages"]) / 10
+    assert summary.rows_per_table.get("messages", 0) == 0  # the history is the backfill's
 
     change_everything(emulator)
     load_from(emulator, pipeline, requests_per_minute=BUDGET)
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
-    assert not hand_over(pipeline, plan)  # its cursor is its own from now on
 
 
 def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator, postgres_uri, tmp_path):
@@ -104,9 +100,8 @@ def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator
     start = threading.Barrier(len(plan.windows))
 
     def shard(index: int) -> None:
-        source = window_source(credentials, plan.windows[index], BUDGET / len(plan.windows))
         start.wait(timeout=60)
-        load_window(pipelines[index], source)
+        load_window(pipelines[index], plan.windows[index], credentials, BUDGET / len(plan.windows))
 
     with ThreadPoolExecutor(len(plan.windows)) as pool:
         list(pool.map(shard, range(len(plan.windows))))
@@ -123,13 +118,9 @@ def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator
             assert staged == {int(m["id"]) for m in in_window(truth, window)["messages"]}
 
 
-def test_an_app_without_messages_has_nothing_to_backfill(make_emulator, tmp_path):
+def test_an_app_without_messages_has_nothing_to_backfill(make_emulator):
     emulator = make_emulator(messages=0)
     plan = plan_backfill(CometChatClient(emulator_credentials(emulator), requests_per_minute=BUDGET), 4)
     assert plan.windows == []
     with pytest.raises(ValueError, match="no windows"):
         backfill_definitions(plan, "postgres")
-    pipeline = build_pipeline(
-        "postgres", "chat_none", "cometchat_none", progress=None, pipelines_dir=str(tmp_path)
-    )
-    assert not hand_over(pipeline, plan)

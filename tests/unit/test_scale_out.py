@@ -7,8 +7,8 @@ from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 from pipelines.scale_out import (
     SCHEMA_RACE_ATTEMPTS,
     BackfillPlan,
-    load_window,
     parse_window_key,
+    schema_race_retries,
     shard_budget,
     shard_destination,
     shard_pipeline_name,
@@ -43,39 +43,17 @@ def test_the_budget_is_shared_by_the_shards_running_at_once():
 
 
 def test_a_plan_survives_its_file(tmp_path):
-    plan = BackfillPlan(windows=[(10, 20), (20, 31)], updates_since=30)
+    plan = BackfillPlan(windows=[(10, 20), (20, 31)])
     plan.save(tmp_path / "plan.json")
 
     again = BackfillPlan.load(tmp_path / "plan.json")
 
     assert again.windows == [(10, 20), (20, 31)]
-    assert (again.until, again.updates_since) == (31, 30)
-
-
-class _Shard:
-    """Stands for a shard's dlt pipeline: `run` fails as dlt does when another shard won a schema race."""
-
-    def __init__(self, failure: Exception, failures: int = 1) -> None:
-        self.failure, self.failures, self.calls = failure, failures, []
-        self.has_pending_data = False
-
-    def run(self, source: object) -> str:
-        self.calls.append("run")
-        self.has_pending_data = True  # dlt keeps the package of a failed load
-        return self._fail_or("loaded")
-
-    def load(self) -> str:
-        self.calls.append("load")
-        return self._fail_or("loaded")
-
-    def _fail_or(self, result: str) -> str:
-        if len(self.calls) <= self.failures:
-            raise self.failure
-        self.has_pending_data = False
-        return result
+    assert again.until == 31
 
 
 def _lost_race() -> Exception:
+    """What dlt raises when another shard created the same table first: the schema update error, wrapped."""
     cause = RuntimeError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
     try:
         raise SchemaUpdateTerminalError("cometchat", ["messages"], cause)
@@ -86,25 +64,28 @@ def _lost_race() -> Exception:
             return wrapped
 
 
-def test_a_load_that_lost_a_schema_race_is_loaded_again_without_extracting():
-    shard = _Shard(_lost_race(), failures=2)
+def _tries(failures: list[Exception]) -> tuple[list[int], str | None]:
+    calls: list[int] = []
+    result = None
+    for attempt in schema_race_retries(most_wait_seconds=0):
+        with attempt:
+            calls.append(1)
+            if len(calls) <= len(failures):
+                raise failures[len(calls) - 1]
+            result = "loaded"
+    return calls, result
 
-    assert load_window(shard, source=None) == "loaded"
 
-    assert shard.calls == ["run", "load", "load"]
+def test_a_load_that_lost_a_schema_race_is_tried_again():
+    calls, result = _tries([_lost_race(), _lost_race()])
+    assert (len(calls), result) == (3, "loaded")
 
 
-def test_other_load_failures_are_not_retried():
-    shard = _Shard(PermissionError("permission denied for schema chat"))
-
+def test_other_load_failures_are_not_tried_again():
     with pytest.raises(PermissionError):
-        load_window(shard, source=None)
-    assert shard.calls == ["run"]
+        _tries([PermissionError("permission denied for schema chat")])
 
 
 def test_a_race_lost_on_every_try_stops_after_the_attempts():
-    shard = _Shard(_lost_race(), failures=99)
-
     with pytest.raises(RuntimeError, match="step=load"):
-        load_window(shard, source=None)
-    assert len(shard.calls) == SCHEMA_RACE_ATTEMPTS
+        _tries([_lost_race()] * SCHEMA_RACE_ATTEMPTS)
