@@ -1,5 +1,6 @@
 """Building and running the CometChat pipeline, shared by the CLI, the tests and the benchmark."""
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -8,8 +9,11 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.destination.client import WithStateSync
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema import Schema
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
@@ -104,7 +108,8 @@ def run_load(
         logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
     source = _source(client, messages_per_load, resources, messages_from)
-    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
+    schema = stored_schema(pipeline, source.name) if messages_from is not None else None
+    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None, schema=schema)
     rows = _rows_of_last_run(pipeline)
     while "messages" in source.selected_resources and more_messages(pipeline):
         logger.info("Loading the next slice of messages")
@@ -131,6 +136,20 @@ def _source(
         messages_from=messages_from,
     )
     return source.with_resources(*resources) if resources else source
+
+
+def stored_schema(pipeline: dlt.Pipeline, schema_name: str) -> Schema | None:
+    """For a new pipeline joining a dataset that others loaded (the shards of a backfill), the newest schema of
+    that name stored there; else None. Without it the new pipeline's schema, and `pipeline.dataset()`, would
+    know only the columns of the rows it loads itself."""
+    if schema_name in pipeline.schema_names:
+        return None
+    try:
+        with pipeline.destination_client() as client:
+            stored = client.get_stored_schema(schema_name) if isinstance(client, WithStateSync) else None
+    except DestinationUndefinedEntity:  # the dataset does not exist yet
+        return None
+    return Schema.from_dict(json.loads(stored.schema)) if stored else None
 
 
 def check_nothing_pending(pipeline: dlt.Pipeline) -> None:
