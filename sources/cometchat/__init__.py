@@ -48,6 +48,7 @@ from .shaping import (
     shape_user,
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
+from .windows import check_message_range
 
 __all__ = [
     "CometChatClient",
@@ -68,6 +69,8 @@ def cometchat_source(
     messages_per_load: int | None = None,
     late_changes: str = DEFAULT_LATE_CHANGES,
     message_lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+    messages_from: int | None = None,
+    messages_until: int | None = None,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -84,8 +87,16 @@ def cometchat_source(
         late_changes: how later edits, deletes, reactions and reply counts of loaded messages land:
             "updates" (default; one request per run when nothing changed), "lookback" (re-reads the last
             `message_lookback_seconds` of messages each run) or "none" (action messages only).
+        messages_from, messages_until: Unix seconds; a range of `sentAt` (`messages_from` inclusive,
+            `messages_until` exclusive) for backfill shards. With `messages_until`, the messages and their
+            child tables are exactly those sent in `[messages_from, messages_until)`: a shard with its own
+            page cursor in state (a killed shard resumes) and no late-change pass. With `messages_from`
+            alone, a new pipeline starts reading there, and its late-change pass starts there too: it is the
+            ongoing pipeline that follows a backfill ending at `messages_from`, and picks up the changes made
+            to backfilled messages from then on. See `sources/cometchat/windows.py` to cut a range.
         client: a ready client for these credentials, for callers that want its request statistics.
     """
+    check_message_range(messages_from, messages_until)
     if client is None:
         client = CometChatClient(
             credentials,
@@ -99,7 +110,14 @@ def cometchat_source(
         group_members(client),
         conversations(client, "user"),
         conversations(client, "group"),
-        messages(client, messages_per_load, late_changes, message_lookback_seconds),
+        messages(
+            client,
+            messages_per_load,
+            late_changes,
+            message_lookback_seconds,
+            messages_from=messages_from,
+            messages_until=messages_until,
+        ),
     )
 
 
@@ -277,8 +295,13 @@ def messages(
     messages_per_load: int | None = None,
     late_changes: str = DEFAULT_LATE_CHANGES,
     lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+    messages_from: int | None = None,
+    messages_until: int | None = None,
 ) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
+
+    With `messages_until`, only the messages sent in `[messages_from, messages_until)` (a backfill shard, see
+    `cometchat_source`); with `messages_from` alone, a new pipeline's first read and updates pass start there.
 
     Edits and deletes that arrive as action messages carry the changed message, which is merged over the
     stored copy. Changes that come without one (an edit where the API lists no action, a later reaction
@@ -301,27 +324,38 @@ def messages(
     def messages_resource() -> Iterator[Any]:
         use_destination_hints()
         state = dlt.current.resource_state()
+        # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
+        # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
+        one_row_per_id = primary_key_merges_only()
+        refuse_nested_child_tables()
+        use_child_table_merges(one_row_per_id)
+        if messages_until is not None:
+            start = FIRST_TIMESTAMP if messages_from is None else messages_from
+            yield from _range_shard(client, state, start, messages_until, messages_per_load, one_row_per_id)
+            return
         after = tuple(state["cursor"]) if "cursor" in state else None
         # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
         # the window of the updates pass stays where that run left it.
         continuing = bool(state.get("more"))
         # Changed messages at the updates window's first second that this run loaded: id -> digest.
         boundary: dict[str, int] = {}
-        # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
-        # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
-        one_row_per_id = primary_key_merges_only()
-        refuse_nested_child_tables()
-        use_child_table_merges(one_row_per_id)
         window_known = "updates_since" in state  # the first run reads every message as it is now
         if late_changes == "updates" and not window_known:
-            newest = client.newest_message("messages")
-            stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
-            state["updates_since"] = int(stamp)
+            if messages_from is not None:
+                # After a backfill that ended at `messages_from`: every change made since it began, from the
+                # second before (a change in the backfill's last second is stamped with that second).
+                state["updates_since"] = max(FIRST_TIMESTAMP, messages_from - 1)
+                window_known = True
+            else:
+                newest = client.newest_message("messages")
+                stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
+                state["updates_since"] = int(stamp)
         held: dict[int, tuple[int, TDataItem]] = {}
         tables = MessagePages()
         state["more"] = False
         loaded = 0
-        for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after)):
+        first = FIRST_TIMESTAMP if messages_from is None else messages_from
+        for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after, start=first)):
             yield from tables.add((_version(message), message) for message in page)
             changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
             if one_row_per_id:
@@ -341,10 +375,12 @@ def messages(
         if late_changes == "updates" and not continuing:
             if window_known:
                 current = _updates_since(client, state, boundary)
-        elif late_changes == "lookback" and after is not None and not continuing:
-            start = max(FIRST_TIMESTAMP, after[0] - lookback_seconds)
+        elif late_changes == "lookback" and not continuing and (after or messages_from) is not None:
+            # A new pipeline after a backfill ending at `messages_from` looks back from there.
+            read_from = after or (int(messages_from or 0) - 1, _LAST_ID)
+            start = max(FIRST_TIMESTAMP, read_from[0] - lookback_seconds)
             pages = client.messages("messages", {"withTags": "true"}, start=start)
-            current = ([m for m in page if _before(m, after)] for page in pages)
+            current = ([m for m in page if _before(m, read_from)] for page in pages)
         for page in current:
             copies = [(_version(message), message) for message in page]
             if one_row_per_id:
@@ -359,6 +395,53 @@ def messages(
 
     return with_child_tables(messages_resource)
 
+
+def _range_shard(
+    client: CometChatClient,
+    state: dict[str, Any],
+    start: int,
+    until: int,
+    messages_per_load: int | None,
+    one_row_per_id: bool,
+) -> Iterator[Any]:
+    """The messages sent in `[start, until)`, read forward from this range's own cursor in `state["ranges"]`
+    (removed when the range is read to its end, so state holds only unfinished ranges).
+
+    Changed copies that action messages carry of messages sent before `start` are left out: another shard
+    loads those messages as they are when it reads them, which is after every action sent in the backfill.
+    """
+    ranges = state.setdefault("ranges", {})
+    key = f"{start}:{until}"
+    after = tuple(ranges[key]) if key in ranges else None
+    held: dict[int, tuple[int, TDataItem]] = {}
+    tables = MessagePages()
+    state["more"] = False
+    loaded = 0
+    pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
+    for page in read_ahead(pages):
+        yield from tables.add((_version(message), message) for message in page)
+        changed: Iterable[tuple[int, TDataItem]] = (
+            (version, message)
+            for version, message in _changed_messages(client, page)
+            if int(message["sentAt"]) >= start
+        )
+        if one_row_per_id:
+            _hold_newest_copies(changed, after, held)
+            changed = ()
+        yield from tables.add(changed, changed=True)
+        ranges[key] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+        loaded += len(page)
+        if messages_per_load and loaded >= messages_per_load:
+            state["more"] = True
+            break
+    else:
+        ranges.pop(key, None)
+    yield from tables.add(held.values(), changed=True)
+    yield from tables.flush()
+
+
+# Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.
+_LAST_ID = 2**63 - 1
 
 # Of the copies of one message in a load, the newest `updatedAt` wins. In one second, a copy read from a
 # list (the message as it is now) wins over those that action messages carry (as it was right after the

@@ -174,9 +174,14 @@ class CometChatClient:
         params: dict[str, Any] | None = None,
         after: tuple[int, int] | None = None,
         start: int = FIRST_TIMESTAMP,
+        until: int | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of messages strictly after the `(sentAt, id)` cursor `after` (else from the second `start`),
-        oldest first, each at most once.
+        oldest first, each at most once; with `until`, only those sent before that second.
+
+        `toTimestamp` is documented only as the "end time": it is sent as `until`, the messages sent at or
+        after `until` are dropped here and the read stops at the first of them, which is exact whether the
+        server reads it as inclusive, exclusive, or ignores it.
 
         The read ends on an empty page or on one that brings nothing new, never on a short page: a server may
         serve fewer than the `limit` asked for. Anchors are exact whether the server reads them as inclusive
@@ -187,6 +192,8 @@ class CometChatClient:
             query.update(fromTimestamp=after[0], id=str(after[1]))
         else:
             query["fromTimestamp"] = max(start, FIRST_TIMESTAMP)
+        if until is not None:
+            query["toTimestamp"] = until
         cursor = after or (-1, -1)
         # The server's real page size: the longest page that more pages followed (it may cap `limit`).
         served, previous = 0, 0
@@ -211,6 +218,11 @@ class CometChatClient:
                 return
             served, previous = max(served, previous), len(page)
             cursor = (int(fresh[-1]["sentAt"]), int(fresh[-1]["id"]))
+            if until is not None and cursor[0] >= until:
+                inside = [m for m in fresh if int(m["sentAt"]) < until]
+                if inside:
+                    yield inside
+                return
             yield fresh
 
     def newest_message(self, path: str = "messages") -> dict[str, Any] | None:

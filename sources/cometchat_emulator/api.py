@@ -344,6 +344,12 @@ class Api:
             anchor_id = None
         if "updates_ignored" in behaviour:
             updated_after, only_updates = None, False
+        if "to_timestamp_ignored" in behaviour:
+            to_ts = None
+        elif "to_timestamp_exclusive" in behaviour and to_ts is not None:
+            to_ts -= (
+                1  # the bound is inclusive below: ending one second earlier excludes `toTimestamp` itself
+            )
         if "unanchored_newest" in behaviour:
             from_ts = from_ts or None
             if anchor_id is None and anchor_sent is None and from_ts is None and updated_after is None:

@@ -13,6 +13,8 @@ PROFILES: dict[str, str] = {
     "unanchored_newest": "fromTimestamp=0 counts as absent; append without any anchor starts at the newest page",
     "anchor_ignores_id": "the id anchor of message lists is ignored; sentAt alone is strictly after on seconds",
     "anchor_inclusive": "the id/sentAt anchors of message lists include the anchor row itself",
+    "to_timestamp_exclusive": "toTimestamp of message lists ends before that second instead of including it",
+    "to_timestamp_ignored": "message lists ignore toTimestamp",
     "capped_pages": "perPage and limit above 25 are served as 25, without an error",
     "conversations_without_uid": "app-wide GET /conversations rows carry no uid naming their viewer",
     "conversations_shifting": "app-wide GET /conversations is ordered by updatedAt, newest first, and the "

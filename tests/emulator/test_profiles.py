@@ -75,6 +75,27 @@ def test_anchor_inclusive_repeats_the_anchor_row(make_emulator):
     assert api.ok("/messages", sent_anchor)["data"][0]["sentAt"] == first["sentAt"]
 
 
+@pytest.mark.parametrize(
+    ("profiles", "last_second"),
+    [((), "included"), (("to_timestamp_exclusive",), "excluded"), (("to_timestamp_ignored",), "ignored")],
+)
+def test_to_timestamp_includes_excludes_or_ignores_its_second(make_emulator, profiles, last_second):
+    api = _client(make_emulator, *profiles)
+    everything = api.ok("/messages", {"limit": 1000, "fromTimestamp": 1})["data"]
+    first, _ = _same_second_pair(everything)
+    end = first["sentAt"]
+    bounded = api.ok("/messages", {"limit": 1000, "fromTimestamp": 1, "toTimestamp": end})["data"]
+    expected = {
+        "included": [m for m in everything if m["sentAt"] <= end],
+        "excluded": [m for m in everything if m["sentAt"] < end],
+        "ignored": everything,
+    }[last_second]
+    assert [m["id"] for m in bounded] == [m["id"] for m in expected]
+    # Without fromTimestamp the end is ignored in every profile, as documented.
+    unbounded = api.ok("/messages", {"limit": 1000, "affix": "append", "id": 0, "toTimestamp": end})["data"]
+    assert len(unbounded) == len(everything)
+
+
 def test_capped_pages_serves_short_pages_that_still_say_more(make_emulator):
     api = _client(make_emulator, "capped_pages")
     users = api.ok("/users", {"perPage": 1000})

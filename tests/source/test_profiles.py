@@ -20,14 +20,23 @@ COMBINED = (
     "edits_without_actions",
     "keyed_group_data",
     "numeric_ids",
+    "to_timestamp_ignored",
 )
+# toTimestamp matters only where windows are read: these two run within the combinations below.
+ALONE = {"conversations_shifting", "to_timestamp_exclusive", "to_timestamp_ignored"}
 CASES = [
     (),
-    *((name,) for name in PROFILES if name != "conversations_shifting"),
+    *((name,) for name in PROFILES if name not in ALONE),
     # Rows only move between pages when there are several pages.
     ("conversations_shifting", "capped_pages"),
     COMBINED,
-    ("anchor_inclusive", "capped_pages", "conversations_shifting", "tags_put_merges"),
+    (
+        "anchor_inclusive",
+        "capped_pages",
+        "conversations_shifting",
+        "tags_put_merges",
+        "to_timestamp_exclusive",
+    ),
 ]
 
 

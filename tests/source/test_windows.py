@@ -1,0 +1,158 @@
+"""Backfill shards (`messages_from`/`messages_until`) and time windows, against the emulator over HTTP.
+
+Adjacent ranges loaded by separate pipelines into one dataset give exactly the ground truth's messages and
+child rows: boundaries inside seconds that hold several messages and more than a page, edits and deletes whose
+action messages fall in a later range than the message they change, under every reading of `toTimestamp`.
+"""
+
+from itertools import pairwise
+
+import dlt
+import pytest
+
+from pipelines.loading import run_load
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
+from sources.cometchat.errors import CometChatConfigError
+from sources.cometchat.windows import message_time_range, split_windows
+
+from .conftest import emulator_credentials
+from .expected import epoch, expected_children, expected_entities, expected_messages
+from .loaded import loaded_child_rows, loaded_messages, table, tables
+
+SMALL = {"messages": 300, "users": 20, "groups": 3, "members_per_group": 4, "seed": 5}
+CHILD_KINDS = ("attachments", "reactions", "mentions", "tags")
+
+
+def assert_messages_match(pipeline: dlt.Pipeline, truth: dict) -> None:
+    assert loaded_messages(pipeline) == expected_messages(truth)
+    assert loaded_child_rows(pipeline, "entities") == expected_entities(truth)
+    for kind in CHILD_KINDS:
+        assert loaded_child_rows(pipeline, kind) == expected_children(truth, kind), kind
+
+
+def crowded_history(emulator) -> list[int]:
+    """Adds seconds that hold several messages and more than a (capped, 25-row) page, and edits and deletes
+    whose actions land in the last second; returns boundaries that cut inside each crowded second."""
+    messages = emulator.ground_truth()["messages"]
+    newest = messages[-1]["sentAt"]
+    emulator.add_messages(7, sent_at=newest + 1)
+    emulator.add_messages(60, sent_at=newest + 2)
+    emulator.add_messages(3, sent_at=newest + 3)
+    plain = [
+        m for m in messages if m["category"] == "message" and "deletedAt" not in m and "parentId" not in m
+    ]
+    emulator.edit_message(plain[0]["id"], "edited in a later shard")
+    emulator.delete_message(plain[1]["id"])
+    emulator.react(plain[2]["id"], "🎉")
+    seconds = [m["sentAt"] for m in messages]
+    shared = next(s for s, t in pairwise(seconds) if s == t)
+    return [shared, newest + 1, newest + 2, newest + 3]
+
+
+@pytest.mark.parametrize(
+    "profiles",
+    [("capped_pages",), ("to_timestamp_exclusive", "capped_pages"), ("to_timestamp_ignored", "capped_pages")],
+    ids=lambda profiles: "+".join(profiles),
+)
+def test_adjacent_shards_load_exactly_the_history(make_emulator, make_pipeline, monkeypatch, profiles):
+    emulator = make_emulator(profiles=profiles, **SMALL)
+    cuts = crowded_history(emulator)
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+    first, end = message_time_range(client)
+    truth = emulator.ground_truth()
+    assert (first, end) == (truth["messages"][0]["sentAt"], truth["messages"][-1]["sentAt"] + 1)
+    bounds = sorted({first, *cuts, end})
+    pipeline = make_pipeline()
+    for start, until in pairwise(bounds):
+        # The range injected from config, as an orchestrator sets it per shard.
+        monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_FROM", str(start))
+        monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_UNTIL", str(until))
+        # Slices: a shard stops and goes on from the cursor in its state, as a killed shard does.
+        run_load(pipeline, client, resources=["messages"], messages_per_load=100)
+        state = pipeline.state["sources"]["cometchat"]["resources"]["messages"]
+        assert state["ranges"] == {} and not state["more"]
+    assert_messages_match(pipeline, truth)
+
+
+def test_a_shard_keeps_its_cursor_per_range_until_it_is_read(make_emulator, make_pipeline, monkeypatch):
+    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    truth = emulator.ground_truth()
+    sent = [m["sentAt"] for m in truth["messages"]]
+    start, until = sent[50], sent[200]
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+    pipeline = make_pipeline()
+    source = cometchat_source(
+        credentials=client.credentials,
+        client=client,
+        messages_per_load=30,
+        messages_from=start,
+        messages_until=until,
+    )
+    pipeline.run(source.with_resources("messages"))
+    state = pipeline.state["sources"]["cometchat"]["resources"]["messages"]
+    assert state["more"] and list(state["ranges"]) == [f"{start}:{until}"]
+    assert "cursor" not in state and "updates_since" not in state  # the ongoing pipeline's keys stay unset
+    loaded = loaded_messages(pipeline)
+    assert 30 <= len(loaded) < 150
+
+    monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_FROM", str(start))
+    monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_UNTIL", str(until))
+    run_load(pipeline, client, resources=["messages"], messages_per_load=30)
+    inside = {**truth, "messages": [m for m in truth["messages"] if start <= m["sentAt"] < until]}
+    assert_messages_match(pipeline, inside)
+
+
+def test_the_pipeline_after_a_backfill_starts_at_its_end_and_catches_later_changes(
+    make_emulator, make_pipeline
+):
+    emulator = make_emulator(**SMALL)
+    truth = emulator.ground_truth()
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+    _, end = message_time_range(client)
+    backfill, ongoing = make_pipeline("backfill"), make_pipeline("ongoing")
+    source = cometchat_source(credentials=client.credentials, client=client, messages_until=end)
+    backfill.run(source.with_resources("messages"))
+    source = cometchat_source(credentials=client.credentials, client=client, messages_from=end)
+    ongoing.run(source.with_resources("messages"))
+    # Nothing sent since the backfill's end; the changes of its last second come again (the updates pass
+    # starts a second early, so that a change in the very second the backfill ended is not missed).
+    late = {
+        int(m["id"]) for m in truth["messages"] if m["updatedAt"] >= end - 1 and m["updatedAt"] > m["sentAt"]
+    }
+    assert set(table(ongoing, "messages")["id"]) == late if late else "messages" not in tables(ongoing)
+
+    old = next(m for m in truth["messages"] if m["category"] == "message" and "deletedAt" not in m)
+    emulator.react(old["id"], "🎉")  # a change without an action message: only the updates pass sees it
+    emulator.add_messages(5)
+    source = cometchat_source(credentials=client.credentials, client=client, messages_from=end)
+    ongoing.run(source.with_resources("messages"))
+    after = {m["id"]: m for m in emulator.ground_truth()["messages"]}
+    loaded = table(ongoing, "messages")
+    expected = {int(m["id"]) for m in after.values() if m["sentAt"] >= end} | {int(old["id"])} | late
+    assert sorted(loaded["id"]) == sorted(expected)
+    updated = loaded.set_index("id")["updated_at"].map(epoch)
+    assert updated[int(old["id"])] == after[old["id"]]["updatedAt"] > old["updatedAt"]
+
+
+def test_split_windows_cover_the_range_without_gaps_or_empty_windows():
+    assert split_windows(10, 20, 3) == [(10, 13), (13, 16), (16, 20)]
+    assert split_windows(10, 12, 5) == [(10, 11), (11, 12)]
+    assert split_windows(0, 1, 1) == [(0, 1)]
+    with pytest.raises(ValueError, match="empty"):
+        split_windows(5, 5, 2)
+    with pytest.raises(ValueError, match="count"):
+        split_windows(1, 5, 0)
+
+
+def test_an_empty_or_malformed_range_is_refused_with_a_clear_error():
+    credentials = CometChatCredentials(app_id="app1", api_key="k" * 40)
+    with pytest.raises(CometChatConfigError, match="must be after messages_from"):
+        cometchat_source(credentials=credentials, messages_from=20, messages_until=20)
+    with pytest.raises(CometChatConfigError, match="messages_from must be Unix seconds"):
+        cometchat_source(credentials=credentials, messages_from=-1)
+
+
+def test_message_time_range_of_an_app_without_messages_is_none(make_emulator):
+    emulator = make_emulator(messages=0, users=3, groups=1, members_per_group=2)
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+    assert message_time_range(client) is None
