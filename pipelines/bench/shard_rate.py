@@ -18,7 +18,7 @@ from typing import Any
 
 import dlt
 
-from pipelines.scale_out import load_window, shard_pipeline, window_source
+from pipelines.scale_out import load_window, shard_pipeline
 from sources.cometchat import CometChatClient, CometChatCredentials
 from sources.cometchat.windows import message_time_range
 from sources.cometchat_emulator import Emulator, EmulatorConfig
@@ -38,7 +38,7 @@ def measure(emulator: Emulator, uri: str, latency_ms: int, workdir: str) -> dict
         dlt.destinations.postgres(uri), f"bench_{latency_ms}ms", window, os.path.join(workdir, "pipelines")
     )
     started = time.monotonic()
-    load_window(pipeline, window_source(credentials, window, UNLIMITED))
+    load_window(pipeline, window, credentials, UNLIMITED, messages_per_load=None)
     seconds = time.monotonic() - started
     steps = {
         step.step: (step.finished_at - step.started_at).total_seconds() for step in pipeline.last_trace.steps
