@@ -30,6 +30,7 @@ from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .ids import id_problem, safe_repr
 from .read_ahead import read_ahead
 from .settings import (
+    DEFAULT_BACKFILL_WINDOWS,
     DEFAULT_LATE_CHANGES,
     DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -48,7 +49,7 @@ from .shaping import (
     shape_user,
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
-from .windows import check_message_range
+from .windows import ForwardRead, check_message_range
 
 __all__ = [
     "CometChatClient",
@@ -71,6 +72,7 @@ def cometchat_source(
     message_lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
     messages_from: int | None = None,
     messages_until: int | None = None,
+    backfill_windows: int = DEFAULT_BACKFILL_WINDOWS,
     client: CometChatClient | None = None,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
@@ -94,8 +96,14 @@ def cometchat_source(
             alone, a new pipeline starts reading there, and its late-change pass starts there too: it is the
             ongoing pipeline that follows a backfill ending at `messages_from`, and picks up the changes made
             to backfilled messages from then on. See `sources/cometchat/windows.py` to cut a range.
+        backfill_windows: when the message cursor is far behind (the first run, or a backlog whose first page
+            is full), the range up to the newest message is cut into this many time windows, read
+            concurrently on `max_workers` connections within the one request budget, each with its own
+            cursor in state. 1 reads with the one sequential cursor.
         client: a ready client for these credentials, for callers that want its request statistics.
     """
+    if isinstance(backfill_windows, bool) or not isinstance(backfill_windows, int) or backfill_windows < 1:
+        raise CometChatConfigError(f"backfill_windows must be a whole number >= 1, not {backfill_windows!r}")
     check_message_range(messages_from, messages_until)
     if client is None:
         client = CometChatClient(
@@ -117,6 +125,7 @@ def cometchat_source(
             message_lookback_seconds,
             messages_from=messages_from,
             messages_until=messages_until,
+            backfill_windows=backfill_windows,
         ),
     )
 
@@ -297,6 +306,7 @@ def messages(
     lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
     messages_from: int | None = None,
     messages_until: int | None = None,
+    backfill_windows: int = 1,
 ) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
@@ -347,6 +357,7 @@ def messages(
         # Changed messages at the updates window's first second that this run loaded: id -> digest.
         boundary: dict[str, int] = {}
         window_known = "updates_since" in state  # the first run reads every message as it is now
+        known: tuple[TDataItem | None] | None = None  # (the newest message,) once asked for
         if late_changes == "updates" and not window_known:
             if taking_over is not None:
                 # After a backfill that ended at `messages_from`: every change made since it began, from the
@@ -355,6 +366,7 @@ def messages(
                 window_known = True
             else:
                 newest = client.newest_message("messages")
+                known = (newest,)
                 stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
                 state["updates_since"] = int(stamp)
         held: dict[int, tuple[int, TDataItem]] = {}
@@ -362,16 +374,21 @@ def messages(
         state["more"] = False
         loaded = 0
         first = FIRST_TIMESTAMP if taking_over is None else taking_over
-        for page in read_ahead(client.messages("messages", {"withTags": "true"}, after=after, start=first)):
+        forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
+        for page, window in forward.pages():
             yield from tables.add((_version(message), message) for message in page)
-            changed: Iterable[tuple[int, TDataItem]] = _changed_messages(client, page)
+            changed: Iterable[tuple[int, TDataItem]] = (
+                (version, message)
+                for version, message in _changed_messages(client, page)
+                if not forward.drops(window, message)
+            )
             if one_row_per_id:
                 _hold_newest_copies(changed, after, held)
                 changed = ()
             yield from tables.add(changed, changed=True)
             if late_changes == "updates":
                 _note_boundary(page, state["updates_since"], boundary)
-            state["cursor"] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+            forward.advance(window, page)
             loaded += len(page)
             if messages_per_load and loaded >= messages_per_load:
                 state["more"] = True  # the caller runs the pipeline again for the next slice

@@ -40,6 +40,12 @@ MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0
 
+# A backlog of messages is cut into this many time windows, read concurrently on `max_workers` connections (more
+# windows than connections, so that a dense window does not leave the others idle at the end)...
+DEFAULT_BACKFILL_WINDOWS: Final = 8
+# ...each at least this long: a shorter backlog is read by the one sequential cursor.
+MIN_WINDOW_SECONDS: Final = 3600
+
 # Concurrent requests for per-group and per-viewer fetches; the rate budget still applies.
 MAX_WORKERS: Final = 4
 

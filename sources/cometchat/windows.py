@@ -1,17 +1,28 @@
 """Time windows of the message history: splitting a range of `sentAt` seconds, and finding the range itself.
 
 A window is a half-open range of Unix seconds `[start, until)`. Windows are independent units: one run reads
-several of them concurrently (see `concurrent_windows`), and an orchestrator can load each as a shard with
+several of them concurrently (see `ForwardRead`), and an orchestrator can load each as a shard with
 `cometchat_source(messages_from=start, messages_until=until)`.
 """
 
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import pairwise
+from typing import Any, TypeVar
 
 from .client import CometChatClient
 from .errors import CometChatConfigError
-from .settings import FIRST_TIMESTAMP
+from .read_ahead import read_ahead
+from .settings import FIRST_TIMESTAMP, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
 from .shaping import as_rows
 
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 Window = tuple[int, int]
 
 
@@ -53,3 +64,174 @@ def check_message_range(messages_from: int | None, messages_until: int | None) -
             f"messages_until ({messages_until}) must be after messages_from ({messages_from}): the range "
             "[messages_from, messages_until) would hold no message"
         )
+
+
+class ForwardRead:
+    """The forward read of `messages` in one run: one sequential `(sentAt, id)` cursor, or, while the cursor is
+    far behind, time windows read concurrently, each with its own cursor.
+
+    State (the resource's, committed with each load package): `cursor` is the sequential cursor; a backfill in
+    progress is `backfill = {"from": cursor when it began, "until": its end, "windows": [[start, until,
+    sentAt, id], ...]}`, one entry per unfinished window (`sentAt`, `id` = -1 before its first page), and
+    `high`, the newest message it read. When every window is read, `cursor` moves to `high` and the sequential
+    read goes on from there, so messages sent meanwhile come in the same run. State stays at a few hundred
+    bytes whatever the history.
+
+    The caller takes `(page, window)` from `pages()`, loads the page, then calls `advance(window, page)`: a
+    cursor moves only past pages the caller has taken in, so a run stopped between two pages (a
+    `messages_per_load` slice, a kill before the package is committed) resumes exactly.
+    """
+
+    def __init__(
+        self,
+        client: CometChatClient,
+        state: dict[str, Any],
+        params: dict[str, Any],
+        first: int,
+        windows: int,
+        newest: tuple[dict[str, Any] | None] | None = None,
+    ) -> None:
+        """`first`: the second a pipeline without cursor starts at. `windows`: how many to cut a backlog into
+        (1: always one sequential cursor). `newest`: `(the newest message or None,)` if the caller has
+        already asked for it."""
+        self.client = client
+        self.state = state
+        self.params = params
+        self.first = first
+        self.windows = windows
+        self._newest = newest
+        # Plan on a run's first page when the pipeline has no cursor, or when that page is full (a backlog).
+        self._may_plan = windows > 1 and "backfill" not in state
+
+    def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
+        state = self.state
+        while True:
+            if "backfill" in state:
+                yield from self._backfill_pages()
+            no_cursor = "cursor" not in state
+            after = None if no_cursor else tuple(state["cursor"])
+            pages = read_ahead(self.client.messages("messages", self.params, after=after, start=self.first))
+            replan = False
+            try:
+                for page in pages:
+                    yield page, None
+                    if self._may_plan:
+                        self._may_plan = False
+                        replan = (no_cursor or len(page) >= MESSAGE_PAGE_SIZE) and self._plan()
+                        if replan:
+                            break
+            finally:
+                pages.close()
+            if not replan:
+                return
+
+    def advance(self, window: list[int] | None, page: list[dict[str, Any]]) -> None:
+        """Moves the cursor of the sequential read (`window` None) or of a window past `page`."""
+        last = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+        if window is None:
+            self.state["cursor"] = last
+            return
+        window[2:] = last
+        backfill = self.state["backfill"]
+        if backfill["high"] is None or last > backfill["high"]:
+            backfill["high"] = last
+
+    def drops(self, window: list[int] | None, message: dict[str, Any]) -> bool:
+        """Whether a changed copy that an action of `window` carries is left out: its message belongs to an
+        earlier window of this backfill, which reads it as it is then, after the action was sent. Loading the
+        copy too could put it after the current one in a load, against "the newest copy wins"."""
+        if window is None:
+            return False
+        begun = self.state["backfill"]["from"]
+        key = [int(message["sentAt"]), int(message["id"])]
+        return (begun is None or key > begun) and key[0] < window[0]
+
+    def _plan(self) -> bool:
+        """Cuts `[cursor's second, newest second + 1)` into windows; False when the span is too short."""
+        (newest,) = self._newest or (self.client.newest_message("messages"),)
+        cursor = self.state["cursor"]
+        if not newest:
+            return False
+        until = int(newest["sentAt"]) + 1
+        span = until - cursor[0]
+        count = min(self.windows, span // MIN_WINDOW_SECONDS)
+        if count < 2:
+            return False
+        windows = [[start, end, -1, -1] for start, end in split_windows(cursor[0], until, count)]
+        windows[0][2:] = cursor  # the first window goes on from the cursor, within its second
+        self.state["backfill"] = {"from": list(cursor), "until": until, "windows": windows, "high": None}
+        logger.info("Reading messages up to %d in %d time windows concurrently", until, count)
+        return True
+
+    def _backfill_pages(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
+        backfill = self.state["backfill"]
+        windows = list(backfill["windows"])
+
+        def reader(window: list[int]) -> Iterator[list[dict[str, Any]]]:
+            start, until, sent_at, message_id = window
+            after = None if sent_at < 0 else (sent_at, message_id)
+            return self.client.messages("messages", self.params, after=after, start=start, until=until)
+
+        for index, page in read_concurrently([partial(reader, w) for w in windows], self.client.max_workers):
+            window = windows[index]
+            if page is None:  # read to its end, every page of it taken in
+                backfill["windows"].remove(window)
+                continue
+            yield page, window
+        if backfill["high"] is not None and (
+            "cursor" not in self.state or backfill["high"] > self.state["cursor"]
+        ):
+            self.state["cursor"] = backfill["high"]
+        del self.state["backfill"]
+
+
+_DONE = object()
+
+
+def read_concurrently(
+    readers: list[Callable[[], Iterator[T]]], workers: int, depth: int = 2
+) -> Iterator[tuple[int, T | None]]:
+    """`(index, item)` of the iterators that `readers` make, read on up to `workers` threads, in the order
+    they arrive; each reader's items in its own order, then `(index, None)` once it is exhausted.
+
+    At most `depth` items per worker wait in memory. Errors are re-raised here; closing the generator stops
+    the threads after their current item. (concurrent.futures maps whole results; this streams items.)
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, workers * depth))
+    stop = threading.Event()
+
+    def put(entry: tuple[int, Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(index: int) -> None:
+        try:
+            for item in readers[index]():
+                if not put((index, item, None)):
+                    return
+            put((index, _DONE, None))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            put((index, _DONE, error))
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cometchat-window")
+    for index in range(len(readers)):
+        pool.submit(run, index)
+    remaining = len(readers)
+    try:
+        while remaining:
+            index, item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                remaining -= 1
+                yield index, None
+            else:
+                yield index, item
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
