@@ -129,11 +129,10 @@ def _source(
     resources: list[str] | None,
     messages_from: int | None = None,
 ) -> DltSource:
+    # Passed only when given: an explicit None would hide `messages_from` set in dlt config.
+    takeover = {"messages_from": messages_from} if messages_from is not None else {}
     source = cometchat_source(
-        credentials=client.credentials,
-        client=client,
-        messages_per_load=messages_per_load,
-        messages_from=messages_from,
+        credentials=client.credentials, client=client, messages_per_load=messages_per_load, **takeover
     )
     return source.with_resources(*resources) if resources else source
 
