@@ -98,7 +98,7 @@ def backfill_definitions(
                 break
         yield from events
 
-    job = dg.define_asset_job(JOB_NAME, selection=[message_windows], partitions_def=partitions)
+    job = dg.define_asset_job(JOB_NAME, selection=[message_windows])
     return dg.Definitions(assets=[message_windows], jobs=[job], resources={"dlt": DagsterDltResource()})
 
 

@@ -5,8 +5,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import dlt
-import pytest
 
+from pipelines import backfill
 from pipelines.dagster_backfill import JOB_NAME, backfill_definitions
 from pipelines.loading import build_pipeline
 from pipelines.scale_out import (
@@ -37,6 +37,11 @@ def assert_messages_match(pipeline: dlt.Pipeline, truth: dict) -> None:
         assert loaded_child_rows(pipeline, kind) == expected_children(truth, kind), kind
 
 
+def stored_loads(pipeline: dlt.Pipeline) -> int:
+    with pipeline.sql_client() as client:
+        return client.execute_sql("SELECT count(*) FROM _dlt_loads")[0][0]
+
+
 def make_plan(emulator, windows: int) -> BackfillPlan:
     plan = plan_backfill(CometChatClient(emulator_credentials(emulator), requests_per_minute=BUDGET), windows)
     assert len(plan.windows) == windows
@@ -46,9 +51,9 @@ def make_plan(emulator, windows: int) -> BackfillPlan:
 def test_dagster_partitions_load_the_windows_and_run_py_takes_over_exactly(
     make_emulator, postgres_uri, tmp_path
 ):
-    emulator = make_emulator(seed=23, messages=1200)
+    emulator = make_emulator(seed=23, messages=800)
     truth = emulator.ground_truth()
-    plan = make_plan(emulator, 3)
+    plan = make_plan(emulator, 2)
     destination = dlt.destinations.postgres(postgres_uri)
     pipelines_dir = str(tmp_path / "pipelines")
     defs = backfill_definitions(
@@ -69,9 +74,10 @@ def test_dagster_partitions_load_the_windows_and_run_py_takes_over_exactly(
 
     # Materialized again, a window reads and loads nothing: its state, restored from the destination, says done.
     emulator.reset_stats()
+    loads = stored_loads(first)
     assert job.execute_in_process(partition_key=window_key(plan.windows[0])).success
     assert emulator.stats()["total"] == 0
-    assert_messages_match(first, truth)
+    assert stored_loads(first) == loads
 
     # run.py's pipeline takes over at the plan's end: everything else, then new messages and later changes.
     pipeline = build_pipeline(
@@ -89,7 +95,7 @@ def test_dagster_partitions_load_the_windows_and_run_py_takes_over_exactly(
 
 
 def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator, postgres_uri, tmp_path):
-    emulator = make_emulator(seed=29, messages=1500)
+    emulator = make_emulator(seed=29, messages=900)
     truth = emulator.ground_truth()
     plan = make_plan(emulator, 3)
     destination = dlt.destinations.postgres(postgres_uri)
@@ -120,9 +126,32 @@ def test_concurrent_shards_keep_their_own_staging_and_load_exactly(make_emulator
             assert staged == {int(m["id"]) for m in in_window(truth, window)["messages"]}
 
 
-def test_an_app_without_messages_has_nothing_to_backfill(make_emulator):
-    emulator = make_emulator(messages=0)
-    plan = plan_backfill(CometChatClient(emulator_credentials(emulator), requests_per_minute=BUDGET), 4)
-    assert plan.windows == []
-    with pytest.raises(ValueError, match="no windows"):
-        backfill_definitions(plan, "postgres")
+def test_the_backfill_cli_plans_and_loads_each_window_once(
+    make_emulator, postgres_uri, tmp_path, monkeypatch, capsys
+):
+    emulator = make_emulator(seed=31, messages=400)
+    credentials = emulator_credentials(emulator)
+    for key, value in {
+        "SOURCES__COMETCHAT__CREDENTIALS__APP_ID": credentials.app_id,
+        "SOURCES__COMETCHAT__CREDENTIALS__API_KEY": credentials.api_key,
+        "SOURCES__COMETCHAT__CREDENTIALS__BASE_URL": credentials.base_url,
+        "DESTINATION__POSTGRES__CREDENTIALS": postgres_uri,
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    plan_file = str(tmp_path / "plan.json")
+
+    assert backfill.main(["plan", "--windows", "2", "--out", plan_file]) == 0
+    plan = BackfillPlan.load(plan_file)
+    assert f"--messages-from {plan.until}" in capsys.readouterr().out
+    for window in plan.windows:
+        shard = ["shard", "--plan", plan_file, "--window", window_key(window), "--shards", "2"]
+        assert backfill.main([*shard, "--dataset-name", "chat_cli_shards"]) == 0
+    assert "loaded by pipeline" in capsys.readouterr().out
+    assert backfill.main([*shard, "--dataset-name", "chat_cli_shards"]) == 0
+    assert "was loaded before" in capsys.readouterr().out
+
+    reader = shard_pipeline(
+        "postgres", "chat_cli_shards", plan.windows[-1], str(tmp_path / "dlt" / "pipelines")
+    )
+    assert_messages_match(reader, emulator.ground_truth())

@@ -4,6 +4,8 @@ import dlt
 import pytest
 from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 
+from pipelines import scale_out
+from pipelines.dagster_backfill import backfill_definitions
 from pipelines.scale_out import (
     SCHEMA_RACE_ATTEMPTS,
     BackfillPlan,
@@ -40,6 +42,14 @@ def test_the_budget_is_shared_by_the_shards_running_at_once():
     assert shard_budget(20_000, 1) == 20_000
     with pytest.raises(ValueError, match="at least 1"):
         shard_budget(20_000, 0)
+
+
+def test_an_app_without_messages_has_nothing_to_backfill(monkeypatch):
+    monkeypatch.setattr(scale_out, "message_time_range", lambda client: None)
+    plan = scale_out.plan_backfill(client=None, windows=4)
+    assert (plan.windows, plan.until) == ([], 0)
+    with pytest.raises(ValueError, match="no windows"):
+        backfill_definitions(plan, "postgres")
 
 
 def test_a_plan_survives_its_file(tmp_path):
