@@ -5,6 +5,7 @@
     python -m pipelines.bench --smoke         # tiny sizes, seconds: keeps the code from rotting (CI)
     python -m pipelines.bench --only memory   # peak RSS of our process tree at 1M and 5M messages (long)
     python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
+    python -m pipelines.bench --only latency  # 200k messages at 150 ms per request: time windows vs one cursor
     python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,
@@ -19,6 +20,7 @@ from pathlib import Path
 from pipelines.bench.scenarios import (
     SIZES,
     emulator_alone,
+    latency,
     memory,
     notebook,
     rate_limited,
@@ -28,8 +30,9 @@ from pipelines.bench.scenarios import (
 )
 
 RESULTS = Path("bench-results")
-# Runs only when named with --only: it repeats what tests/notebooks checks, at a size that takes minutes.
-ON_REQUEST = {"notebook"}
+# Run only when named with --only: the notebook repeats what tests/notebooks checks, at a size that takes
+# minutes; the latency scenario's four loads take minutes at any size that shows anything (150 ms a request).
+ON_REQUEST = {"notebook", "latency"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
         "--only",
-        choices=["emulator", "throughput", "memory", "rate_limited", "reverse_etl", "tag_file", "notebook"],
+        choices=[
+            "emulator",
+            "throughput",
+            "memory",
+            "rate_limited",
+            "latency",
+            "reverse_etl",
+            "tag_file",
+            "notebook",
+        ],
         action="append",
         help="run only these scenarios; `memory` (1M and 5M messages, ours only) runs only when named",
     )
@@ -60,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": throughput,
         "memory": memory,
         "rate_limited": rate_limited,
+        "latency": latency,
         "reverse_etl": reverse_etl,
         "tag_file": tag_file,
         "notebook": notebook,

@@ -1,7 +1,8 @@
 """One contender's load in its own process, so that its peak memory is its own. Prints one JSON line.
 
-    python -m pipelines.bench.worker ours|ours_one_run|baseline|baseline_defaults --base-url URL --app-id ID --workdir DIR
-`ours` loads as run.py does (messages in slices); `ours_one_run` as a user's own pipeline, one `pipeline.run`.
+    python -m pipelines.bench.worker ours|ours_one_run|ours_messages|baseline|baseline_defaults --base-url URL --app-id ID --workdir DIR
+`ours` loads as run.py does (messages in slices); `ours_one_run` as a user's own pipeline, one `pipeline.run`;
+`ours_messages` the messages alone as run.py does, with `--backfill-windows` time windows.
 `baseline` is dlt's `rest_api` source tuned the way a skilled dlt user would; `baseline_defaults` the same on
 dlt's defaults (pipelines/bench/baseline.py).
 The API key comes from the COMETCHAT_BENCH_API_KEY environment variable, never from the command line.
@@ -19,6 +20,7 @@ import dlt
 from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
 from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
+from sources.cometchat.settings import DEFAULT_BACKFILL_WINDOWS
 
 
 def load_ours(args: argparse.Namespace, api_key: str) -> dict:
@@ -38,6 +40,27 @@ def load_ours(args: argparse.Namespace, api_key: str) -> dict:
         "rows": sum(summary.rows_per_table.values()),
         "requests": summary.requests.requests,
         "retries": summary.requests.retries,
+    }
+
+
+def load_ours_messages(args: argparse.Namespace, api_key: str) -> dict:
+    """The messages alone, as run.py loads them, with `--backfill-windows` time windows (1: one cursor)."""
+    credentials = CometChatCredentials(app_id=args.app_id, api_key=api_key, base_url=args.base_url)
+    client = CometChatClient(credentials, requests_per_minute=args.requests_per_minute)
+    os.environ["SOURCES__COMETCHAT__BACKFILL_WINDOWS"] = str(args.backfill_windows)
+    pipeline = build_pipeline(
+        destination=capped_duckdb(Path(args.workdir) / "ours.duckdb"),
+        pipeline_name="bench_ours_messages",
+        progress=None,
+        pipelines_dir=str(Path(args.workdir) / "pipelines"),
+    )
+    summary = run_load(pipeline, client, resources=["messages"])
+    return {
+        "seconds": summary.seconds,
+        "messages": table_row_counts(pipeline).get("messages", 0),
+        "requests": summary.requests.requests,
+        "retries": summary.requests.retries,
+        "throttle_wait_s": summary.requests.throttle_wait_seconds,
     }
 
 
@@ -82,6 +105,7 @@ def load_baseline(args: argparse.Namespace, api_key: str) -> dict:
 LOADERS = {
     "ours": load_ours,
     "ours_one_run": load_ours_in_one_run,
+    "ours_messages": load_ours_messages,
     "baseline": load_baseline,
     "baseline_defaults": load_baseline,
 }
@@ -95,6 +119,7 @@ def main() -> None:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--requests-per-minute", type=float, default=1e9)
+    parser.add_argument("--backfill-windows", type=int, default=DEFAULT_BACKFILL_WINDOWS)
     args = parser.parse_args()
     api_key = os.environ["COMETCHAT_BENCH_API_KEY"]
     load = LOADERS[args.contender]

@@ -310,8 +310,10 @@ def messages(
 ) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
-    With `messages_until`, only the messages sent in `[messages_from, messages_until)` (a backfill shard, see
-    `cometchat_source`); with `messages_from` alone, a new pipeline's first read and updates pass start there.
+    While the cursor is far behind, the forward read runs in `backfill_windows` concurrent time windows, each
+    with its own cursor in state (`ForwardRead`). With `messages_until`, only the messages sent in
+    `[messages_from, messages_until)` (a backfill shard, see `cometchat_source`); with `messages_from` alone,
+    a new pipeline's first read and updates pass start there.
 
     Edits and deletes that arrive as action messages carry the changed message, which is merged over the
     stored copy. Changes that come without one (an edit where the API lists no action, a later reaction

@@ -1,5 +1,6 @@
 """The request budget paces requests and obeys the server's rate-limit headers (fake clock, no sleeping)."""
 
+import threading
 import time
 
 import pytest
@@ -86,3 +87,16 @@ def test_hold_delays_every_thread():
 def test_rejects_a_non_positive_budget():
     with pytest.raises(ValueError):
         RequestBudget(0)
+
+
+def test_threads_sharing_the_budget_each_get_their_own_slot():
+    """Concurrent time windows share one budget: every start gets its own slot, none twice, none skipped."""
+    waits: list[float] = []
+    budget = RequestBudget(120, clock=lambda: 100.0, sleep=waits.append)  # a frozen clock: waits are slots
+    threads = [threading.Thread(target=lambda: [budget.acquire() for _ in range(25)]) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(waits) == pytest.approx([0.5 * slot for slot in range(1, 200)])
+    assert budget.stats.requests == 200
