@@ -1,5 +1,6 @@
 """Building and running the CometChat pipeline, shared by the CLI, the tests and the benchmark."""
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -8,8 +9,11 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.destination.client import WithStateSync
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.destination.reference import TDestinationReferenceArg
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema import Schema
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
@@ -87,13 +91,15 @@ def run_load(
     resources: list[str] | None = None,
     full_refresh: bool = False,
     messages_per_load: int | None = MESSAGES_PER_LOAD,
+    messages_from: int | None = None,
 ) -> LoadSummary:
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
     Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
     loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
-    up, so that the destination's merge stays small. Raises LoadIncompleteError when a package of the
-    pipeline is still pending afterwards.
+    up, so that the destination's merge stays small. `messages_from`: where a new pipeline's messages start,
+    after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
+    Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
     load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
@@ -116,22 +122,44 @@ def _load_slices(
         # without extracting, so it is finished first and the source runs after it.
         logger.warning("Finishing a pending load package of this pipeline first")
         pipeline.run()
-    source = _source(client, messages_per_load, resources)
-    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None)
+    source = _source(client, messages_per_load, resources, messages_from)
+    schema = stored_schema(pipeline, source.name) if messages_from is not None else None
+    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None, schema=schema)
     rows = _rows_of_last_run(pipeline)
     while "messages" in source.selected_resources and more_messages(pipeline):
         logger.info("Loading the next slice of messages")
-        load_info = pipeline.run(_source(client, messages_per_load, ["messages"]))
+        load_info = pipeline.run(_source(client, messages_per_load, ["messages"], messages_from))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
     return load_info, rows
 
 
-def _source(client: CometChatClient, messages_per_load: int | None, resources: list[str] | None) -> DltSource:
+def _source(
+    client: CometChatClient,
+    messages_per_load: int | None,
+    resources: list[str] | None,
+    messages_from: int | None = None,
+) -> DltSource:
+    # Passed only when given: an explicit None would hide `messages_from` set in dlt config.
+    takeover = {"messages_from": messages_from} if messages_from is not None else {}
     source = cometchat_source(
-        credentials=client.credentials, client=client, messages_per_load=messages_per_load
+        credentials=client.credentials, client=client, messages_per_load=messages_per_load, **takeover
     )
     return source.with_resources(*resources) if resources else source
+
+
+def stored_schema(pipeline: dlt.Pipeline, schema_name: str) -> Schema | None:
+    """For a new pipeline joining a dataset that others loaded (the shards of a backfill), the newest schema of
+    that name stored there; else None. Without it the new pipeline's schema, and `pipeline.dataset()`, would
+    know only the columns of the rows it loads itself."""
+    if schema_name in pipeline.schema_names:
+        return None
+    try:
+        with pipeline.destination_client() as client:
+            stored = client.get_stored_schema(schema_name) if isinstance(client, WithStateSync) else None
+    except DestinationUndefinedEntity:  # the dataset does not exist yet
+        return None
+    return Schema.from_dict(json.loads(stored.schema)) if stored else None
 
 
 def check_nothing_pending(pipeline: dlt.Pipeline) -> None:

@@ -64,6 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="request budget (default: sources.cometchat.requests_per_minute, else 500)",
     )
     parser.add_argument(
+        "--messages-from",
+        type=int,
+        metavar="SECONDS",
+        help="a new pipeline after a scale-out backfill: read messages, and changes, from this second on "
+        "(the backfill plan's end; see pipelines/backfill.py). Ignored once the pipeline has a cursor",
+    )
+    parser.add_argument(
         "--progress",
         default="log",
         choices=PROGRESS_CHOICES,
@@ -82,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                 return run_check(client)
         pipeline = build_pipeline(args.destination, args.dataset_name, args.pipeline_name, args.progress)
         with exclusive_run(pipeline), client_for(args.demo, args.requests_per_minute) as client:
-            summary = run_load(pipeline, client, args.resources, args.full_refresh)
+            summary = run_load(
+                pipeline, client, args.resources, args.full_refresh, messages_from=args.messages_from
+            )
     report(summary, pipeline, args.demo)
     return 0
 

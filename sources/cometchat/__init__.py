@@ -346,6 +346,13 @@ def messages(
             yield from _range_shard(client, state, start, messages_until, messages_per_load, one_row_per_id)
             return
         after = tuple(state["cursor"]) if "cursor" in state else None
+        # A pipeline that takes over after a backfill keeps the backfill's end until it has a cursor of its
+        # own: a first run that found no newer message must not leave the next run to read the history again.
+        taking_over = messages_from
+        if after is None and taking_over is None:
+            taking_over = state.get("messages_from")
+        elif after is None:
+            state["messages_from"] = taking_over
         # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
         # the window of the updates pass stays where that run left it.
         continuing = bool(state.get("more"))
@@ -354,10 +361,10 @@ def messages(
         window_known = "updates_since" in state  # the first run reads every message as it is now
         known: tuple[TDataItem | None] | None = None  # (the newest message,) once asked for
         if late_changes == "updates" and not window_known:
-            if messages_from is not None:
+            if taking_over is not None:
                 # After a backfill that ended at `messages_from`: every change made since it began, from the
                 # second before (a change in the backfill's last second is stamped with that second).
-                state["updates_since"] = max(FIRST_TIMESTAMP, messages_from - 1)
+                state["updates_since"] = max(FIRST_TIMESTAMP, taking_over - 1)
                 window_known = True
             else:
                 newest = client.newest_message("messages")
@@ -368,7 +375,7 @@ def messages(
         tables = MessagePages()
         state["more"] = False
         loaded = 0
-        first = FIRST_TIMESTAMP if messages_from is None else messages_from
+        first = FIRST_TIMESTAMP if taking_over is None else taking_over
         forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
         for page, window in forward.pages():
             yield from tables.add((_version(message), message) for message in page)
@@ -394,9 +401,9 @@ def messages(
         if late_changes == "updates" and not continuing:
             if window_known:
                 current = _updates_since(client, state, boundary)
-        elif late_changes == "lookback" and not continuing and (after or messages_from) is not None:
+        elif late_changes == "lookback" and not continuing and (after or taking_over) is not None:
             # A new pipeline after a backfill ending at `messages_from` looks back from there.
-            read_from = after or (int(messages_from or 0) - 1, _LAST_ID)
+            read_from = after or (int(taking_over or 0) - 1, _LAST_ID)
             start = max(FIRST_TIMESTAMP, read_from[0] - lookback_seconds)
             pages = client.messages("messages", {"withTags": "true"}, start=start)
             current = ([m for m in page if _before(m, read_from)] for page in pages)

@@ -1,0 +1,190 @@
+"""The message backfill cut into time windows that load as independent shards, on one machine or many.
+
+A plan fixes the windows once (`plan_backfill`). Each window loads as a shard (`load_window`): its own dlt
+pipeline (its own name, so its own state and page cursor), its own staging dataset in the shared destination,
+and its share of the app's one request budget. The ordinary pipeline (run.py's) then takes over where the
+plan ends (`run.py --messages-from <plan's end>`): users, groups, conversations, new messages and every
+change made to the backfilled messages since.
+An orchestrator runs the shards (`pipelines/dagster_backfill.py`); nothing here needs one.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.destination import Destination
+from dlt.common.destination.reference import TDestinationReferenceArg
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.helpers import retry_schema_update
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
+
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source, more_messages
+from sources.cometchat.settings import MESSAGES_PER_LOAD
+from sources.cometchat.windows import message_time_range, split_windows
+
+logger = logging.getLogger(__name__)
+
+Window = tuple[int, int]
+
+SHARD_PIPELINE_PREFIX = "cometchat_shard"
+# How often a shard's load is tried when another shard created the same table or column at the same moment.
+SCHEMA_RACE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    """The windows of a backfill; `until`, the end of the last one (exclusive), is where the ordinary pipeline
+    takes over (`run.py --messages-from <until>`), and from where it picks up changes to backfilled messages."""
+
+    windows: list[Window]
+    until: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", [(int(start), int(until)) for start, until in self.windows])
+        object.__setattr__(self, "until", self.windows[-1][1] if self.windows else 0)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"windows": self.windows}, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BackfillPlan":
+        return cls(windows=json.loads(Path(path).read_text())["windows"])
+
+
+def plan_backfill(client: CometChatClient, windows: int) -> BackfillPlan:
+    """The message history so far cut into `windows` windows of (nearly) equal seconds. Two requests."""
+    time_range = message_time_range(client)
+    return BackfillPlan(windows=split_windows(*time_range, windows) if time_range else [])
+
+
+def window_key(window: Window) -> str:
+    """The window's name, in its shard's pipeline, staging dataset and Dagster partition: `<start>_<until>`."""
+    return f"{window[0]}_{window[1]}"
+
+
+def parse_window_key(key: str) -> Window:
+    start, until = key.split("_")
+    return int(start), int(until)
+
+
+def shard_pipeline_name(window: Window, prefix: str = SHARD_PIPELINE_PREFIX) -> str:
+    return f"{prefix}_{window_key(window)}"
+
+
+def shard_staging_layout(window: Window) -> str:
+    """dlt's `staging_dataset_name_layout` for one shard: `<dataset>_staging_<start>_<until>`.
+
+    dlt merges through a staging dataset (`<dataset>_staging` by default) whose tables each load truncates
+    and refills; two shards sharing it would load each other's rows, or lose them.
+    """
+    return f"%s_staging_{window_key(window)}"
+
+
+def shard_destination(destination: TDestinationReferenceArg, window: Window) -> Destination:
+    """The destination with the shard's own staging dataset; credentials and other settings stay as given
+    (or as dlt config resolves them for a destination named by a string)."""
+    layout = shard_staging_layout(window)
+    if isinstance(destination, Destination):
+        params = {**destination.config_params, **destination.caps_params}
+        return type(destination)(**{**params, "staging_dataset_name_layout": layout})
+    return Destination.from_reference(destination, staging_dataset_name_layout=layout)
+
+
+def shard_budget(requests_per_minute: float, concurrent_shards: int) -> float:
+    """Each shard's share of the app's one budget when `concurrent_shards` run at the same time."""
+    if concurrent_shards < 1:
+        raise ValueError(f"concurrent_shards must be at least 1, not {concurrent_shards}")
+    return requests_per_minute / concurrent_shards
+
+
+def shard_pipeline(
+    destination: TDestinationReferenceArg,
+    dataset_name: str,
+    window: Window,
+    pipelines_dir: str | None = None,
+    prefix: str = SHARD_PIPELINE_PREFIX,
+) -> dlt.Pipeline:
+    options: dict[str, Any] = {
+        "pipeline_name": shard_pipeline_name(window, prefix),
+        "destination": shard_destination(destination, window),
+        "dataset_name": dataset_name,
+    }
+    if pipelines_dir:
+        options["pipelines_dir"] = pipelines_dir
+    return dlt.pipeline(**options)
+
+
+def window_source(
+    credentials: CometChatCredentials | None,
+    window: Window,
+    requests_per_minute: float,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
+) -> dlt.sources.DltSource:
+    """The messages (and their child tables) sent in the window, nothing else, in slices of about
+    `messages_per_load` (each committed with its cursor, so a killed shard resumes at its last slice).
+    Credentials None: from dlt config (`[sources.cometchat.credentials]`). Building it makes no request."""
+    options: dict[str, Any] = {"credentials": credentials} if credentials is not None else {}
+    source = cometchat_source(
+        requests_per_minute=requests_per_minute,
+        messages_per_load=messages_per_load,
+        messages_from=window[0],
+        messages_until=window[1],
+        **options,
+    )
+    return source.with_resources("messages")
+
+
+def window_loaded(pipeline: dlt.Pipeline, window: Window) -> bool:
+    """Whether the shard's pipeline committed its whole window: its state, as the destination holds it, has
+    read messages and keeps no cursor of the window (the source drops a window's cursor at its end)."""
+    pipeline.sync_destination()
+    resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
+    messages = resources.get("messages")
+    return messages is not None and f"{window[0]}:{window[1]}" not in messages.get("ranges", {})
+
+
+def load_window(
+    pipeline: dlt.Pipeline,
+    window: Window,
+    credentials: CometChatCredentials | None,
+    requests_per_minute: float,
+    messages_per_load: int | None = MESSAGES_PER_LOAD,
+) -> LoadInfo | None:
+    """Loads one shard, slice by slice, from where it last stopped; None when its window was loaded before
+    (a re-run makes no request). A load that lost a schema race with another shard is loaded again (see
+    `schema_race_retries`); its package is kept, so nothing is read from the API twice."""
+    if window_loaded(pipeline, window):
+        logger.info("Window %s was loaded before by pipeline %s", window_key(window), pipeline.pipeline_name)
+        return None
+    info = None
+    while info is None or more_messages(pipeline):
+        for attempt in schema_race_retries():
+            with attempt:
+                # A package left by a failed (or killed) try holds a whole slice: loaded, not read again.
+                if pipeline.has_pending_data:
+                    info = pipeline.load()
+                else:
+                    info = pipeline.run(
+                        window_source(credentials, window, requests_per_minute, messages_per_load)
+                    )
+    return info
+
+
+def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS, most_wait_seconds: float = 1.0) -> Retrying:
+    """Tries for a load that may lose a schema race: two shards creating the same dataset, table or column
+    at the same moment. dlt reports that as a schema update error, and its `retry_schema_update` condition
+    says when another try is safe: dlt reads the destination's tables again and adds only what is still
+    missing. Any other failure is raised at once."""
+    return Retrying(
+        retry=retry_if_exception(retry_schema_update()),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random(0, most_wait_seconds),  # shards that raced once should not meet again at once
+        before_sleep=lambda state: logger.warning(
+            "Another shard changed the same tables at the same time; loading again (try %d)",
+            state.attempt_number + 1,
+        ),
+        reraise=True,
+    )
