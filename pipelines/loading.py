@@ -102,7 +102,9 @@ def run_load(
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
-    load_info, rows = _load_slices(pipeline, client, resources, full_refresh, messages_per_load)
+    load_info, rows = _load_slices(
+        pipeline, client, resources, full_refresh, messages_per_load, messages_from
+    )
     check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
@@ -116,6 +118,7 @@ def _load_slices(
     resources: list[str] | None,
     full_refresh: bool,
     messages_per_load: int | None,
+    messages_from: int | None,
 ) -> tuple[LoadInfo, dict[str, int]]:
     if pipeline.has_pending_data:
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return

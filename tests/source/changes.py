@@ -2,11 +2,13 @@
 
 
 def change_everything(emulator) -> None:
-    """New messages in one second across pages, an edit, a delete, a later reaction and reply, a tag, and
+    """New messages in one second across pages (one of them with a reaction), an edit, a delete, a later reaction and reply, a tag, and
     deletions of a membership, a group, a user and a conversation."""
     truth = emulator.ground_truth()
     newest = truth["messages"][-1]["sentAt"]
-    emulator.add_messages(20, sent_at=newest + 5)  # one second, across capped pages
+    new = emulator.add_messages(20, sent_at=newest + 5)  # one second, across capped pages
+    # A new message changed before the next run: its forward read and the updates pass return the same copy.
+    emulator.react(new[0], "👍")
     kept = [m for m in truth["messages"] if m["category"] == "message" and "deletedAt" not in m]
     top_level = [m for m in kept if "parentId" not in m]
     emulator.edit_message(top_level[0]["id"], "edited later ✏️")
