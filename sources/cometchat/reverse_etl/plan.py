@@ -94,8 +94,9 @@ def read_current(
     """The live state of every (viewer, conversation) that a usable row addresses."""
     usable = [change for change in changes if change.error is None]
     states: dict[tuple[str, str], CurrentState] = {}
+    shared = SharedLists()
     if len({change.on_behalf_of for change in usable}) >= APP_WIDE_MIN_VIEWERS:
-        states = _from_app_wide_list(client, usable)
+        states = _from_app_wide_list(client, usable, shared)
         usable = [change for change in usable if change.key not in states]
     viewers = sorted({change.on_behalf_of for change in usable})
     listings = dict(
@@ -110,7 +111,7 @@ def read_current(
         assert change.ref is not None
         found = listing.get(change.ref.conversation_id) or listing.get(change.conversation_id)
         if found is not None:
-            states[change.key] = Current(_tags_of(found), _resolved_ref(found, change.ref))
+            states[change.key] = Current(shared(_tags_of(found)), _resolved_ref(found, change.ref))
         else:
             unlisted.setdefault(change.key, change)
     if unlisted:
@@ -121,7 +122,7 @@ def read_current(
 
 
 def _from_app_wide_list(
-    client: CometChatClient, changes: Sequence[ChangeRow]
+    client: CometChatClient, changes: Sequence[ChangeRow], shared: "SharedLists"
 ) -> dict[tuple[str, str], Current]:
     """The changes' states found in the app-wide list, read until all are found or it costs more pages
     than the per-viewer listings it replaces would (the list holds every viewer's rows, not just ours)."""
@@ -134,7 +135,8 @@ def _from_app_wide_list(
             change = wanted.get(key)
             if change is not None:
                 assert change.ref is not None
-                found[key] = Current(_tags_of(row), _resolved_ref(row, change.ref))
+                # Keyed by the row's own strings: the API's copies of them are dropped with the page.
+                found[change.key] = Current(shared(_tags_of(row)), _resolved_ref(row, change.ref))
         if len(found) == len(wanted) or pages >= budget:
             break
     logger.info("The app-wide conversation list held %d of %d conversation(s)", len(found), len(wanted))
@@ -217,6 +219,19 @@ def _tags_of(conversation: Mapping[str, Any]) -> list[str]:
     return [sys.intern(str(tag)) for tag in conversation.get("tags") or []]
 
 
+class SharedLists:
+    """One list object per distinct tag list: 100,000 conversations hold only a few hundred distinct lists.
+
+    The lists are shared, so nothing may change them in place (compose works on a copy).
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, ...], list[str]] = {}
+
+    def __call__(self, tags: list[str]) -> list[str]:
+        return self._lists.setdefault(tuple(tags), tags)
+
+
 def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> ConversationRef:
     """The parsed reference, unless the API says the id belongs to a group (a guid holding `_user_`)."""
     if conversation.get("conversationType") == "group" and parsed.conversation_type == "user":
@@ -237,17 +252,26 @@ def make_plan(
     With `managed_prefix`, a `set` row replaces only the tags with that prefix and keeps the others.
     """
     rows: list[RowPlan | None] = [None] * len(changes)
-    by_key: dict[tuple[str, str], list[int]] = {}
+    # The first row of each (viewer, conversation), and all of them only where there are several: a list
+    # per key would cost 100,000 lists on a 100,000-row run.
+    first: dict[tuple[str, str], int] = {}
+    several: dict[tuple[str, str], list[int]] = {}
+    shared = SharedLists()
     for position, change in enumerate(changes):
         if change.error is None:
-            by_key.setdefault(change.key, []).append(position)
+            key = change.key
+            if key in first:
+                several.setdefault(key, [first[key]]).append(position)
+            else:
+                first[key] = position
             continue
         state = states.get(change.key) if change.ref is not None else None
         current = state.tags if isinstance(state, Current) else []
         desired = compose(current, [change], managed_prefix) if change.ref is not None else []
         rows[position] = RowPlan(change, current, desired, REJECTED, change.error)
     updates: list[Update] = []
-    for key, positions in by_key.items():
+    for key, head in first.items():
+        positions = several.get(key) or [head]
         group = [changes[position] for position in positions]
         state = states[key]
         if isinstance(state, Unavailable):
@@ -258,7 +282,7 @@ def make_plan(
             continue
         current = state.tags
         reason = contradiction(group)
-        final = compose(current, group, managed_prefix) if not reason else []
+        final = shared(compose(current, group, managed_prefix)) if not reason else []
         if not reason and len(final) > MAX_TAGS:
             reason = f"the final list would hold {len(final)} tags; a conversation holds at most {MAX_TAGS}"
         if reason:
