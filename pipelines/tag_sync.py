@@ -43,9 +43,8 @@ AUDIT_TABLE = "tag_changes"
 SOURCE_SCHEMA = "cometchat"
 CONVERSATION_RESOURCES = ["user_conversations", "group_conversations"]
 AUDIT_KEY = ["run_id", "position"]
-AUDIT_CHUNK = (
-    2_000  # rows per arrow table: dlt's extract buffers grow with the table (10,000 cost 20 MB more)
-)
+# Rows per arrow table: dlt's extract buffers grow with the table (10,000-row tables cost 20 MB more).
+AUDIT_CHUNK = 2_000
 AUDIT_COLUMNS: TTableSchemaColumns = {
     "run_id": {"data_type": "text", "nullable": False, "primary_key": True},
     "position": {"data_type": "bigint", "nullable": False, "primary_key": True},
