@@ -11,7 +11,7 @@ that holds prefixed tags the input no longer names.
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,6 +20,8 @@ from dlt.common.typing import TDataItem
 
 from ..client import CometChatClient
 from ..errors import CometChatApiError, CometChatAuthError
+from ..settings import MAX_LIST_PASSES
+from ..snapshots import stable_read
 from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef, id_problem
 from .status import Action
 
@@ -147,7 +149,7 @@ def _listing(client: CometChatClient, viewer: str) -> dict[str, TDataItem] | Una
     try:
         return {
             str(row["conversationId"]).lower(): row
-            for page in client.pages("conversations", {"withTags": "true"}, on_behalf_of=viewer)
+            for page in _every_row(client, "conversations", viewer, f"{viewer}'s conversation list")
             for row in page
         }
     except CometChatAuthError:
@@ -206,6 +208,33 @@ def read_each(
     unique = list(dict.fromkeys(wanted))
     states = _concurrently(lambda item: read_one(client, *item), unique, max_workers)
     return {(viewer, ref.conversation_id): state for (viewer, ref), state in zip(unique, states, strict=True)}
+
+
+def _every_row(
+    client: CometChatClient, path: str, viewer: str | None, what: str
+) -> Iterator[list[TDataItem]]:
+    """The pages of a conversation list, every row once, though the list moves while it is read.
+
+    Conversation lists are ordered by their last message: one that arrives mid-read moves a row to the
+    front, which repeats a row and may skip another. A read that meets a repeat is read again; one that
+    keeps moving stops the run (CometChatError) before anything is sent, as a skipped row could be a
+    conversation whose tags mirror mode must remove.
+    """
+    return stable_read(
+        lambda: client.pages(path, {"withTags": "true"}, on_behalf_of=viewer),
+        _as_is,
+        _conversation_key,
+        what,
+        max_passes=MAX_LIST_PASSES,
+    )
+
+
+def _as_is(row: TDataItem) -> TDataItem:
+    return row
+
+
+def _conversation_key(row: TDataItem) -> str:
+    return f"{row.get('uid')}\x00{row.get('conversationId')}"
 
 
 def single_conversation(data: Any) -> TDataItem | None:
@@ -372,7 +401,7 @@ def read_all(client: CometChatClient, max_workers: int = 4) -> dict[tuple[str, s
     """Every viewer's tags on every conversation: the app-wide list, or each user's own list when the
     app-wide rows do not name their viewer."""
     found: dict[tuple[str, str], Current] = {}
-    for page in client.pages("conversations", {"withTags": "true"}):
+    for page in _every_row(client, "conversations", None, "The app-wide conversation list"):
         for row in page:
             viewer = str(row.get("uid") or "").lower()
             if not viewer:
