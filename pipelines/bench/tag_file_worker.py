@@ -3,7 +3,7 @@
 python -m pipelines.bench.tag_file_worker CHANGES.csv --base-url URL --app-id ID --workdir DIR
 (the key in COMETCHAT_BENCH_API_KEY). Prints one JSON line: seconds per phase, local work (every phase
 but the API's: reading the current tags, the PUTs, the refresh), PUTs, and the peak RSS of this process
-(getrusage) after the audit load and at the end (the refresh loads the conversation tables). Its CPU time
+(VmHWM) after the audit load and at the end (the refresh loads the conversation tables). Its CPU time
 and the machine's load average say how much the wall times were stretched by other work.
 """
 
@@ -76,6 +76,15 @@ def main() -> int:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Not getrusage: Linux keeps ru_maxrss across exec, so a worker started from
+    the benchmark (which holds the emulator's ground truth, about 370 MB) would report at least the parent's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

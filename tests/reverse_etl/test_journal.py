@@ -1,5 +1,8 @@
 """The write-ahead journal and how a killed run's rows become its audit rows, without HTTP."""
 
+import orjson
+
+from sources.cometchat.reverse_etl import journal
 from sources.cometchat.reverse_etl.changes import ConversationRef
 from sources.cometchat.reverse_etl.journal import Journal, leftover_journals
 from sources.cometchat.reverse_etl.plan import Current, Unavailable
@@ -82,3 +85,46 @@ def test_a_run_killed_while_sending_gets_each_rows_outcome_once(tmp_path):
 
 def test_no_journal_directory_means_no_leftovers(tmp_path):
     assert leftover_journals(tmp_path / "missing") == []
+
+
+def test_inputs_plan_rows_and_updates_are_written_in_chunks_and_read_back_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "CHUNK", 4)  # 6 rows and 4 updates: a full chunk and a short one each
+    run_journal = Journal(tmp_path, "run-1")
+    run_journal.start(iter(INPUTS), AT)
+    run_journal.planned(iter(PLAN_ROWS), iter(UPDATES), AT)
+    run_journal.close()
+
+    events = [orjson.loads(line)["event"] for line in run_journal.path.read_bytes().splitlines()]
+    assert events == ["inputs", "input_rows", "input_rows", "plan_rows", "plan_rows", "plan_updates", "plan"]
+    [run] = leftover_journals(tmp_path)
+    assert run.inputs == INPUTS
+    assert run.plan == {"rows": PLAN_ROWS, "updates": UPDATES, "at": AT}
+
+
+def test_a_journal_of_the_older_format_with_everything_in_one_line_still_reads(tmp_path):
+    lines = [
+        {"event": "inputs", "run_id": "run-1", "at": AT, "rows": INPUTS},
+        {"event": "plan_rows", "rows": PLAN_ROWS},
+        {"event": "plan", "at": AT, "updates": UPDATES},
+        {"event": "sending", "u": 0},
+    ]
+    (tmp_path / "run-1.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+    [run] = leftover_journals(tmp_path)
+    assert run.inputs == INPUTS
+    assert run.plan == {"rows": PLAN_ROWS, "updates": UPDATES, "at": AT}
+    assert unanswered(run) == [("alice", "group", "team", "group_team")]
+
+
+def test_a_plan_cut_short_before_its_last_line_counts_as_no_plan(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal, "CHUNK", 2)
+    killed = Journal(tmp_path, "run-1")
+    killed.start(INPUTS, AT)
+    killed.planned(PLAN_ROWS, UPDATES, AT)
+    killed.close()
+    lines = killed.path.read_bytes().splitlines(keepends=True)
+    killed.path.write_bytes(b"".join(lines[:-1]))  # killed before the plan line: no PUT went out
+
+    [run] = leftover_journals(tmp_path)
+    assert run.plan is None
+    assert [r["status"] for r in journal_records(run, {})] == ["failed"] * len(INPUTS)

@@ -136,7 +136,7 @@ def run_tag_changes(
     clock = time.monotonic()
     rows = changes_from_frame(changes, default_mode, managed_prefix)
     if journal is not None:
-        journal.start([[r.row, r.on_behalf_of, r.conversation_id, r.mode] for r in rows], now().isoformat())
+        journal.start(([r.row, r.on_behalf_of, r.conversation_id, r.mode] for r in rows), now().isoformat())
     phases["validate"], clock = time.monotonic() - clock, time.monotonic()
     rows, states = _read(client, rows, managed_prefix, workers)
     phases["read"], clock = time.monotonic() - clock, time.monotonic()
@@ -154,6 +154,7 @@ def run_tag_changes(
     sent = send_updates(client, plan.updates, workers, journal)
     phases["send"], clock = time.monotonic() - clock, time.monotonic()
     results = row_results(plan, sent.outcomes, planned_at)
+    sent.outcomes.clear()  # the results hold them now; a 100,000-row run need not keep both
     phases["results"] = time.monotonic() - clock
     return TagRun(run_id, False, results, sent, phases)
 

@@ -202,9 +202,10 @@ def changes_from_frame(
         raise UnusableChangesFile("the changes have no rows")
     rows = []
     names = list(frame.columns)
+    tag_lists: dict[str, list[str]] = {}  # one parsed list per distinct cell: the same few repeat
     for position, values in enumerate(zip(*(frame[name].tolist() for name in names), strict=True), start=1):
         record = dict(zip(names, values, strict=True))
-        change = _change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode)
+        change = _change_row(record, _row_number(record.get(ROW_COLUMN), position), default_mode, tag_lists)
         if managed_prefix is not None and change.error is None:
             change.error = _unmanaged(change, managed_prefix)
         rows.append(change)
@@ -237,9 +238,12 @@ def _row_number(value: Any, position: int) -> int:
         return position
 
 
-def _change_row(record: dict[str, Any], number: int, default_mode: str) -> ChangeRow:
-    viewer = _lowered(_text(record.get("on_behalf_of")))
-    conversation_id = _lowered(_text(record.get("conversation_id")))
+def _change_row(
+    record: dict[str, Any], number: int, default_mode: str, tag_lists: dict[str, list[str]]
+) -> ChangeRow:
+    # Interned: each uid and conversation id recurs (as viewer, as the other side, for both viewers).
+    viewer = sys.intern(_lowered(_text(record.get("on_behalf_of"))))
+    conversation_id = sys.intern(_lowered(_text(record.get("conversation_id"))))
     mode_cell = _text(record.get(MODE_COLUMN)).lower()
     mode = mode_cell or default_mode
     change = ChangeRow(number, viewer, conversation_id, mode)
@@ -258,7 +262,7 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
     if change.error:
         return change
     try:
-        change.tags = parse_tags(record.get("tags"))
+        change.tags = _shared_tags(record.get("tags"), tag_lists)
         change.ref = parse_conversation_id(conversation_id, viewer)
     except ValueError as error:
         change.error = str(error)
@@ -275,6 +279,16 @@ def _change_row(record: dict[str, Any], number: int, default_mode: str) -> Chang
     elif len(change.tags) > MAX_TAGS:
         change.error = f"{len(change.tags)} tags; a conversation holds at most {MAX_TAGS}"
     return change
+
+
+def _shared_tags(value: Any, tag_lists: dict[str, list[str]]) -> list[str]:
+    """`parse_tags`, parsed once per distinct cell; the list is shared, so nothing may change it in place."""
+    if not isinstance(value, str):
+        return parse_tags(value)
+    tags = tag_lists.get(value)
+    if tags is None:
+        tags = tag_lists[value] = parse_tags(value)
+    return tags
 
 
 def parse_tags(value: Any) -> list[str]:
@@ -340,8 +354,8 @@ def parse_conversation_id(conversation_id: str, viewer: str) -> ConversationRef:
     for low, high in sides:
         if viewer in (low, high):
             first, second = sorted((low, high))
-            canonical = conversation_id if first == low else f"{first}{USER_SEPARATOR}{second}"
-            return ConversationRef("user", canonical, high if viewer == low else low)
+            canonical = conversation_id if first == low else sys.intern(f"{first}{USER_SEPARATOR}{second}")
+            return ConversationRef("user", canonical, sys.intern(high if viewer == low else low))
     if conversation_id.startswith(GROUP_PREFIX) and len(conversation_id) > len(GROUP_PREFIX):
         return ConversationRef("group", conversation_id, sys.intern(conversation_id[len(GROUP_PREFIX) :]))
     if sides:

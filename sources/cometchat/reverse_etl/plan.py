@@ -11,7 +11,7 @@ that holds prefixed tags the input no longer names.
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,6 +20,8 @@ from dlt.common.typing import TDataItem
 
 from ..client import CometChatClient
 from ..errors import CometChatApiError, CometChatAuthError
+from ..settings import MAX_LIST_PASSES
+from ..snapshots import stable_read
 from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef, id_problem
 from .status import Action
 
@@ -94,8 +96,9 @@ def read_current(
     """The live state of every (viewer, conversation) that a usable row addresses."""
     usable = [change for change in changes if change.error is None]
     states: dict[tuple[str, str], CurrentState] = {}
+    shared = SharedLists()
     if len({change.on_behalf_of for change in usable}) >= APP_WIDE_MIN_VIEWERS:
-        states = _from_app_wide_list(client, usable)
+        states = _from_app_wide_list(client, usable, shared)
         usable = [change for change in usable if change.key not in states]
     viewers = sorted({change.on_behalf_of for change in usable})
     listings = dict(
@@ -110,7 +113,7 @@ def read_current(
         assert change.ref is not None
         found = listing.get(change.ref.conversation_id) or listing.get(change.conversation_id)
         if found is not None:
-            states[change.key] = Current(_tags_of(found), _resolved_ref(found, change.ref))
+            states[change.key] = Current(shared(_tags_of(found)), _resolved_ref(found, change.ref))
         else:
             unlisted.setdefault(change.key, change)
     if unlisted:
@@ -121,7 +124,7 @@ def read_current(
 
 
 def _from_app_wide_list(
-    client: CometChatClient, changes: Sequence[ChangeRow]
+    client: CometChatClient, changes: Sequence[ChangeRow], shared: "SharedLists"
 ) -> dict[tuple[str, str], Current]:
     """The changes' states found in the app-wide list, read until all are found or it costs more pages
     than the per-viewer listings it replaces would (the list holds every viewer's rows, not just ours)."""
@@ -134,7 +137,8 @@ def _from_app_wide_list(
             change = wanted.get(key)
             if change is not None:
                 assert change.ref is not None
-                found[key] = Current(_tags_of(row), _resolved_ref(row, change.ref))
+                # Keyed by the row's own strings: the API's copies of them are dropped with the page.
+                found[change.key] = Current(shared(_tags_of(row)), _resolved_ref(row, change.ref))
         if len(found) == len(wanted) or pages >= budget:
             break
     logger.info("The app-wide conversation list held %d of %d conversation(s)", len(found), len(wanted))
@@ -145,7 +149,7 @@ def _listing(client: CometChatClient, viewer: str) -> dict[str, TDataItem] | Una
     try:
         return {
             str(row["conversationId"]).lower(): row
-            for page in client.pages("conversations", {"withTags": "true"}, on_behalf_of=viewer)
+            for page in _every_row(client, "conversations", viewer, f"{viewer}'s conversation list")
             for row in page
         }
     except CometChatAuthError:
@@ -206,6 +210,33 @@ def read_each(
     return {(viewer, ref.conversation_id): state for (viewer, ref), state in zip(unique, states, strict=True)}
 
 
+def _every_row(
+    client: CometChatClient, path: str, viewer: str | None, what: str
+) -> Iterator[list[TDataItem]]:
+    """The pages of a conversation list, every row once, though the list moves while it is read.
+
+    Conversation lists are ordered by their last message: one that arrives mid-read moves a row to the
+    front, which repeats a row and may skip another. A read that meets a repeat is read again; one that
+    keeps moving stops the run (CometChatError) before anything is sent, as a skipped row could be a
+    conversation whose tags mirror mode must remove.
+    """
+    return stable_read(
+        lambda: client.pages(path, {"withTags": "true"}, on_behalf_of=viewer),
+        _as_is,
+        _conversation_key,
+        what,
+        max_passes=MAX_LIST_PASSES,
+    )
+
+
+def _as_is(row: TDataItem) -> TDataItem:
+    return row
+
+
+def _conversation_key(row: TDataItem) -> str:
+    return f"{row.get('uid')}\x00{row.get('conversationId')}"
+
+
 def single_conversation(data: Any) -> TDataItem | None:
     """`data` of a get/update-conversation answer: an object, or a one-element array (both are seen)."""
     if isinstance(data, list):
@@ -215,6 +246,19 @@ def single_conversation(data: Any) -> TDataItem | None:
 
 def _tags_of(conversation: Mapping[str, Any]) -> list[str]:
     return [sys.intern(str(tag)) for tag in conversation.get("tags") or []]
+
+
+class SharedLists:
+    """One list object per distinct tag list: 100,000 conversations hold only a few hundred distinct lists.
+
+    The lists are shared, so nothing may change them in place (compose works on a copy).
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, ...], list[str]] = {}
+
+    def __call__(self, tags: list[str]) -> list[str]:
+        return self._lists.setdefault(tuple(tags), tags)
 
 
 def _resolved_ref(conversation: Mapping[str, Any], parsed: ConversationRef) -> ConversationRef:
@@ -237,17 +281,26 @@ def make_plan(
     With `managed_prefix`, a `set` row replaces only the tags with that prefix and keeps the others.
     """
     rows: list[RowPlan | None] = [None] * len(changes)
-    by_key: dict[tuple[str, str], list[int]] = {}
+    # The first row of each (viewer, conversation), and all of them only where there are several: a list
+    # per key would cost 100,000 lists on a 100,000-row run.
+    first: dict[tuple[str, str], int] = {}
+    several: dict[tuple[str, str], list[int]] = {}
+    shared = SharedLists()
     for position, change in enumerate(changes):
         if change.error is None:
-            by_key.setdefault(change.key, []).append(position)
+            key = change.key
+            if key in first:
+                several.setdefault(key, [first[key]]).append(position)
+            else:
+                first[key] = position
             continue
         state = states.get(change.key) if change.ref is not None else None
         current = state.tags if isinstance(state, Current) else []
         desired = compose(current, [change], managed_prefix) if change.ref is not None else []
         rows[position] = RowPlan(change, current, desired, REJECTED, change.error)
     updates: list[Update] = []
-    for key, positions in by_key.items():
+    for key, head in first.items():
+        positions = several.get(key) or [head]
         group = [changes[position] for position in positions]
         state = states[key]
         if isinstance(state, Unavailable):
@@ -258,7 +311,7 @@ def make_plan(
             continue
         current = state.tags
         reason = contradiction(group)
-        final = compose(current, group, managed_prefix) if not reason else []
+        final = shared(compose(current, group, managed_prefix)) if not reason else []
         if not reason and len(final) > MAX_TAGS:
             reason = f"the final list would hold {len(final)} tags; a conversation holds at most {MAX_TAGS}"
         if reason:
@@ -348,7 +401,7 @@ def read_all(client: CometChatClient, max_workers: int = 4) -> dict[tuple[str, s
     """Every viewer's tags on every conversation: the app-wide list, or each user's own list when the
     app-wide rows do not name their viewer."""
     found: dict[tuple[str, str], Current] = {}
-    for page in client.pages("conversations", {"withTags": "true"}):
+    for page in _every_row(client, "conversations", None, "The app-wide conversation list"):
         for row in page:
             viewer = str(row.get("uid") or "").lower()
             if not viewer:

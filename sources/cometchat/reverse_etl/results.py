@@ -103,9 +103,9 @@ def plan_entries(plan: Plan) -> Iterator[list[Any]]:
     )
 
 
-def update_entries(plan: Plan) -> list[list[Any]]:
+def update_entries(plan: Plan) -> Iterator[list[Any]]:
     """The updates as the journal keeps them: viewer, conversation type, target, id, tags, row positions."""
-    return [
+    return (
         [
             u.viewer,
             u.ref.conversation_type,
@@ -115,7 +115,7 @@ def update_entries(plan: Plan) -> list[list[Any]]:
             [p + 1 for p in u.rows],
         ]
         for u in plan.updates
-    ]
+    )
 
 
 def results_frame(results: list[RowResult]) -> pd.DataFrame:
