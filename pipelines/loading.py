@@ -17,6 +17,7 @@ from dlt.common.schema import Schema
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
+from pipelines.held_duckdb import duckdb_held_open
 from pipelines.lake import install_delta_extension
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatError
@@ -99,6 +100,7 @@ def run_load(
     loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
     up, so that the destination's merge stays small. `messages_from`: where a new pipeline's messages start,
     after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
+    Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`).
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
@@ -124,14 +126,17 @@ def _load_slices(
         # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
         # without extracting, so it is finished first and the source runs after it.
         logger.warning("Finishing a pending load package of this pipeline first")
-        pipeline.run()
+        with duckdb_held_open(pipeline):
+            pipeline.run()
     source = _source(client, messages_per_load, resources, messages_from)
     schema = stored_schema(pipeline, source.name) if messages_from is not None else None
-    load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None, schema=schema)
+    with duckdb_held_open(pipeline):
+        load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None, schema=schema)
     rows = _rows_of_last_run(pipeline)
     while "messages" in source.selected_resources and more_messages(pipeline):
         logger.info("Loading the next slice of messages")
-        load_info = pipeline.run(_source(client, messages_per_load, ["messages"], messages_from))
+        with duckdb_held_open(pipeline):
+            load_info = pipeline.run(_source(client, messages_per_load, ["messages"], messages_from))
         for table, count in _rows_of_last_run(pipeline).items():
             rows[table] = rows.get(table, 0) + count
     return load_info, rows

@@ -2,7 +2,10 @@
 emulator of scenario 1's data, each with its wall time, the process's CPU seconds (the emulator excluded) and
 the peak RSS so far. Prints figures; asserts nothing.
 
-    python -m pipelines.bench.steps [--messages 200000]
+    python -m pipelines.bench.steps [--messages 200000] [--per-job-checkpoints]
+
+The load step runs as `run_load` runs it, with one DuckDB checkpoint for the package (`pipelines/held_duckdb.py`);
+`--per-job-checkpoints` leaves the database to dlt, which closes and so checkpoints it after every load job.
 """
 
 import argparse
@@ -10,15 +13,17 @@ import json
 import resource
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from pipelines.bench.scenarios import SIZES
+from pipelines.held_duckdb import duckdb_held_open
 from pipelines.loading import build_pipeline, capped_duckdb
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
 from sources.cometchat_emulator import Emulator, EmulatorConfig
 
 
-def measure(messages: int) -> dict:
+def measure(messages: int, per_job_checkpoints: bool = False) -> dict:
     sizes = SIZES["default"]
     config = EmulatorConfig(
         seed=1,
@@ -27,7 +32,7 @@ def measure(messages: int) -> dict:
         members_per_group=sizes["members"],
         messages=messages,
     )
-    result: dict = {"messages": messages}
+    result: dict = {"messages": messages, "checkpoints": "per job" if per_job_checkpoints else "per package"}
     with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
         credentials = CometChatCredentials(
             app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
@@ -39,10 +44,15 @@ def measure(messages: int) -> dict:
             progress=None,
             pipelines_dir=str(Path(workdir) / "pipelines"),
         )
+
+        def load() -> None:
+            with nullcontext() if per_job_checkpoints else duckdb_held_open(pipeline):
+                pipeline.load()
+
         steps = {
             "extract": lambda: pipeline.extract(cometchat_source(credentials=credentials, client=client)),
             "normalize": pipeline.normalize,
-            "load": pipeline.load,
+            "load": load,
             "no-change re-run": lambda: pipeline.run(
                 cometchat_source(credentials=credentials, client=client)
             ),
@@ -63,8 +73,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=SIZES["default"]["messages"])
+    parser.add_argument("--per-job-checkpoints", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(measure(args.messages), indent=2))
+    print(json.dumps(measure(args.messages, args.per_job_checkpoints), indent=2))
 
 
 if __name__ == "__main__":
