@@ -13,14 +13,17 @@ Each package is checkpointed when it is done, so the write-ahead log holds at mo
 held across all of a run's packages let it grow to 400 MB at 5M messages).
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dlt
 from dlt.common.destination.client import JobClientBase
+from dlt.destinations.exceptions import DatabaseException
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.job_client_impl import SqlJobClientBase
 
+logger = logging.getLogger(__name__)
 DUCKDB_DESTINATION_TYPE = "dlt.destinations.duckdb"
 
 
@@ -35,7 +38,11 @@ def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
         return
     with client:
         yield
-        client.sql_client.execute_sql("CHECKPOINT")
+        try:
+            client.sql_client.execute_sql("CHECKPOINT")
+        except DatabaseException as error:
+            # The package is committed (in the write-ahead log); DuckDB checkpoints it at a later close.
+            logger.warning("DuckDB could not checkpoint the loaded package now: %s", error)
 
 
 def _duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:

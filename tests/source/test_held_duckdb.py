@@ -67,6 +67,21 @@ def test_a_failed_block_releases_the_database_and_keeps_what_was_committed(tmp_p
     assert _stored_ids(database) == list(range(1_000))
 
 
+def test_a_checkpoint_that_cannot_run_now_leaves_the_loaded_package_alone(tmp_path, caplog):
+    pipeline, database = _normalized_pipeline(tmp_path)
+    # another write transaction of this process on the same file: DuckDB refuses a CHECKPOINT meanwhile
+    other = duckdb.connect(str(database))
+    other.execute("CREATE TABLE elsewhere (a INTEGER)")
+    other.execute("BEGIN")
+    other.execute("INSERT INTO elsewhere VALUES (1)")
+    with duckdb_held_open(pipeline):
+        pipeline.load()
+    assert "could not checkpoint" in caplog.text
+    other.execute("COMMIT")
+    other.close()
+    assert _stored_ids(database) == list(range(1_000))
+
+
 def test_other_destinations_are_left_alone(tmp_path):
     pipeline = dlt.pipeline(
         "held_fs",
