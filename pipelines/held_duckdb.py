@@ -5,9 +5,10 @@ dlt's loader opens the database for each load job and closes it afterwards, and 
 about 40 checkpoints per package of the messages, a third of the load step's CPU at 200,000 messages. A
 connection held open while the package loads keeps DuckDB's database instance alive (DuckDB shares one instance
 among a process's connections to the same file, and dlt's connections open it with the same settings), so the
-jobs' closes write nothing and one CHECKPOINT writes the package once it is loaded. With `[load]
-truncate_staging_dataset` (.dlt/config.toml) dlt empties the staging tables before that checkpoint, so their
-copy of the rows is never written to the file at all.
+jobs' closes write nothing and one CHECKPOINT writes the package once it is loaded. The staging tables are
+emptied before that checkpoint (dlt's `truncate_staging_dataset`, done here so that it stays with DuckDB), so
+their copy of the rows is never written to the file at all; only when no package is left half loaded, which
+would still need its staged rows to finish.
 
 Each package is checkpointed when it is done, so the write-ahead log holds at most one package (a connection
 held across all of a run's packages let it grow to 400 MB at 5M messages).
@@ -38,6 +39,8 @@ def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
         return
     with client:
         yield
+        if not pipeline.list_normalized_load_packages():
+            _empty_staging_tables(client)
         try:
             client.sql_client.execute_sql("CHECKPOINT")
         except DatabaseException as error:
@@ -56,3 +59,15 @@ def _duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
     if credentials.external_conn() is not None:
         return None
     return client
+
+
+def _empty_staging_tables(client: SqlJobClientBase) -> None:
+    sql_client = client.sql_client
+    with sql_client.with_staging_dataset():
+        tables = sql_client.execute_sql(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = %s AND table_type = 'BASE TABLE'",
+            sql_client.dataset_name,
+        )
+        if tables:
+            sql_client.truncate_tables(*(name for (name,) in tables))

@@ -35,12 +35,10 @@ def _wal_bytes(database: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def _stored_ids(database: Path) -> list[int]:
+def _stored_ids(database: Path, dataset: str = "held_dataset") -> list[int]:
     # read-only: DuckDB refuses it while this process still holds the database open read-write
     with duckdb.connect(str(database), read_only=True) as connection:
-        return [
-            row[0] for row in connection.execute("SELECT id FROM held_dataset.rows ORDER BY id").fetchall()
-        ]
+        return [row[0] for row in connection.execute(f"SELECT id FROM {dataset}.rows ORDER BY id").fetchall()]
 
 
 def test_dlt_alone_checkpoints_after_every_load_job(tmp_path):
@@ -48,6 +46,7 @@ def test_dlt_alone_checkpoints_after_every_load_job(tmp_path):
     pipeline.load()
     assert _wal_bytes(database) == 0
     assert _stored_ids(database) == list(range(1_000))
+    assert len(_stored_ids(database, "held_dataset_staging")) == 1_000  # the merge's staged copy stays
 
 
 def test_a_held_package_is_checkpointed_once_when_it_is_loaded(tmp_path):
@@ -57,6 +56,7 @@ def test_a_held_package_is_checkpointed_once_when_it_is_loaded(tmp_path):
         assert _wal_bytes(database) > 0  # the jobs' rows are still only in the write-ahead log
     assert _wal_bytes(database) == 0
     assert _stored_ids(database) == list(range(1_000))
+    assert _stored_ids(database, "held_dataset_staging") == []  # emptied before the checkpoint
 
 
 def test_a_failed_block_releases_the_database_and_keeps_what_was_committed(tmp_path):
@@ -65,6 +65,16 @@ def test_a_failed_block_releases_the_database_and_keeps_what_was_committed(tmp_p
         pipeline.load()
         raise RuntimeError("stopped")
     assert _stored_ids(database) == list(range(1_000))
+    assert len(_stored_ids(database, "held_dataset_staging")) == 1_000  # left as dlt left it
+
+
+def test_a_package_left_half_loaded_keeps_its_staged_rows(tmp_path):
+    pipeline, database = _normalized_pipeline(tmp_path)
+    with duckdb_held_open(pipeline):
+        pipeline.load()
+        pipeline.extract(rows(10))
+        pipeline.normalize()  # a package still to load, as if its load had stopped half way
+    assert len(_stored_ids(database, "held_dataset_staging")) == 1_000
 
 
 def test_a_checkpoint_that_cannot_run_now_leaves_the_loaded_package_alone(tmp_path, caplog):
