@@ -482,8 +482,9 @@ _CURRENT = (1 << _TIE_BITS) - 1
 
 def _version(message: TDataItem, action_id: int | None = None) -> int:
     # updatedAt, or where a payload lacks it the latest of its edit, delete and sending.
-    stamps = (message.get(key) for key in ("updatedAt", "editedAt", "deletedAt", "sentAt"))
-    updated = max((int(stamp) for stamp in stamps if stamp not in (None, "")), default=0)
+    get = message.get
+    stamps = (get("updatedAt"), get("editedAt"), get("deletedAt"), get("sentAt"))
+    updated = max([int(stamp) for stamp in stamps if stamp is not None and stamp != ""], default=0)
     tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
     return (updated << _TIE_BITS) | tie
 
