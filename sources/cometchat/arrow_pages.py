@@ -183,10 +183,12 @@ class MessagePages:
     """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
     at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
 
-    Values go straight from the API's JSON into row tuples, turned into columns once per batch; the shapes are
-    those of `shaping.py`. What can be computed a column at a time is left to pyarrow: the integers the API
-    sends as text, each copy's `_dlt_id`, and the links of the child rows, which are the fields of the copy
-    they came from (a child row holds only that copy's position in the batch).
+    The shapes are those of `shaping.py`. Python only walks what pyarrow cannot: the integers, JSON values and
+    child lists go into row tuples, turned into columns once per batch. pyarrow does the rest a column at a
+    time: it reads the text fields of the messages and the scalar fields of user and group entities straight
+    from the parsed JSON (as struct arrays), parses the integers the API sends as text, and builds each copy's
+    `_dlt_id` and the links of the child rows, which are fields of the copy they came from (a child row holds
+    only that copy's position in the batch).
     One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
     surplus rows a newer copy drops.
     """
@@ -199,8 +201,12 @@ class MessagePages:
     def add(self, copies: Iterable[tuple[int, TDataItem]], changed: bool = False) -> Iterator[Any]:
         """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
         the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
+        messages = []
         for version, message in copies:
             self._add(version, message, changed)
+            messages.append(message)
+        if messages:
+            self._texts.append(pa.array(messages, _TEXT_STRUCT))
         if len(self._roots) >= self.batch_size:
             yield from self.flush()
 
@@ -208,13 +214,16 @@ class MessagePages:
         """The `messages` table of what was added, then each non-empty child table."""
         if not self._roots:
             return
-        roots, children, extras = self._roots, self._children, self._extras
+        roots, texts, children, extras = self._roots, self._texts, self._children, self._extras
         self._new_batch()
         columns = dict(zip(_ROOT_FIELDS, map(list, zip(*roots, strict=True)), strict=True))
         del roots
         ids, versions = _int_array(columns["id"], int), _int_array(columns["version_id"])
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
+        *fields, data = pa.concat_arrays(texts).flatten()
+        arrays.update(zip(_TEXT_FIELDS, fields, strict=True))
+        arrays.update(zip(_DATA_TEXT_FIELDS, data.flatten(), strict=True))
         messages = _table(columns, ROOT_COLUMNS, arrays)
         for name, values in extras.items():
             values.extend([None] * (len(ids) - len(values)))
@@ -226,8 +235,10 @@ class MessagePages:
                 yield dlt.mark.with_table_name(table, child_table(kind))
 
     def _new_batch(self) -> None:
-        # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_FIELDS).
+        # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the
+        # root's text fields are converted by pyarrow straight from each call's messages.
         self._roots: list[tuple] = []
+        self._texts: list[pa.StructArray] = []
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
@@ -239,23 +250,13 @@ class MessagePages:
         self._roots.append(
             (
                 message["id"],
-                get("conversationId"),
                 get("parentId"),
-                get("sender"),
-                get("receiverType"),
-                get("receiver"),
-                get("category"),
-                get("type"),
-                field("text"),
-                field("action"),
                 field("metadata"),
                 field("customData"),
                 get("sentAt"),
                 get("updatedAt"),
                 get("editedAt"),
-                get("editedBy"),
                 get("deletedAt"),
-                get("deletedBy"),
                 version,
             )
         )
@@ -304,16 +305,34 @@ _CHILD_FIELDS = {
     "mentions": ("uid", "name"),
     "tags": ("value",),
 }  # fmt: skip
-_NO_ENTITY_FIELDS = (None,) * len(_ENTITY_FIELDS)
 _NESTED_COLUMNS = {kind: MESSAGE_NESTED_HINTS[kind]["columns"] for kind in CHILD_KINDS if kind != "tags"}
 _NESTED_COLUMNS["tags"] = _column("value", "text")
 CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
     kind: {**_LINKS, **{name: _NESTED_COLUMNS[kind][name] for name in fields}}  # type: ignore[dict-item]
     for kind, fields in _CHILD_FIELDS.items()
 }
-_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_FIELDS.items()}
-# The root row's fields: ROOT_COLUMNS but `_dlt_id`, computed per batch.
-_ROOT_FIELDS = tuple(name for name in ROOT_COLUMNS if name != "_dlt_id")
+# The values a child row holds: its fields, but for entities the entity itself in place of its scalar fields
+# (None unless a user or group), which pyarrow reads a column at a time.
+_CHILD_VALUES = {**_CHILD_FIELDS, "entities": (*_CHILD_FIELDS["entities"][:3], "entity")}
+_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_VALUES.items()}
+_ENTITY_STRUCT = pa.struct([(name, pa.string()) for name in _ENTITY_FIELDS])
+# Text columns of `messages` read by pyarrow from the messages: column -> field of the message / of its `data`.
+_TEXT_FIELDS = {
+    "conversation_id": "conversationId", "sender": "sender", "receiver_type": "receiverType",
+    "receiver": "receiver", "category": "category", "type": "type", "edited_by": "editedBy",
+    "deleted_by": "deletedBy",
+}  # fmt: skip
+_DATA_TEXT_FIELDS = {"text": "text", "action": "action"}
+_TEXT_STRUCT = pa.struct(
+    [
+        *((field, pa.string()) for field in _TEXT_FIELDS.values()),
+        ("data", pa.struct([(field, pa.string()) for field in _DATA_TEXT_FIELDS.values()])),
+    ]
+)
+# The root row's fields: those of ROOT_COLUMNS that are neither text read by pyarrow nor `_dlt_id`.
+_ROOT_FIELDS = tuple(
+    name for name in ROOT_COLUMNS if name not in {"_dlt_id", *_TEXT_FIELDS, *_DATA_TEXT_FIELDS}
+)
 _NO_STRING = pa.scalar(None, pa.string())
 
 
@@ -331,12 +350,8 @@ def _entity_rows(entities: Any, position: int) -> list[tuple]:
         entity = wrapper.get("entity") or {}
         entity_type = wrapper.get("entityType")
         entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
-        if entity_type in ("user", "group"):
-            rows.append(
-                (position, len(rows), None, role, entity_type, entity_id, *map(entity.get, _ENTITY_FIELDS))
-            )
-        else:
-            rows.append((position, len(rows), None, role, entity_type, entity_id, *_NO_ENTITY_FIELDS))
+        scalars = entity if entity_type in ("user", "group") else None
+        rows.append((position, len(rows), None, role, entity_type, entity_id, scalars))
     return rows
 
 
@@ -423,7 +438,11 @@ def _child_table(
         "version_id": versions.take(at),
         SUPERSEDED: flagged,
     }
-    return _table(dict(zip(_CHILD_FIELDS[kind], values, strict=True)), CHILD_COLUMNS[kind], arrays)
+    columns = dict(zip(_CHILD_VALUES[kind], values, strict=True))
+    if kind == "entities":
+        scalars = pa.array(columns.pop("entity"), _ENTITY_STRUCT).flatten()
+        arrays.update(zip(_CHILD_FIELDS[kind][3:], scalars, strict=True))
+    return _table(columns, CHILD_COLUMNS[kind], arrays)
 
 
 def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[Any]], position: int) -> None:
