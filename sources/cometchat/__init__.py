@@ -561,6 +561,8 @@ def more_messages(pipeline: dlt.Pipeline) -> bool:
 def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
     """(version, copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
+        if action.get("category") != "action":
+            continue  # most messages: only action messages carry or name a changed message
         target = changed_message(action)
         if target is not None:
             yield _version(target, int(action["id"])), target

@@ -22,6 +22,7 @@ and its id, the changed copy's version, is larger.
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import dlt
@@ -453,9 +454,15 @@ def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[
     for key, value in found:
         if value is None:
             continue
-        values = extras.setdefault(_NAMING.normalize_path(key), [])
+        values = extras.setdefault(_column_name(key), [])
         values.extend([None] * (position - len(values)))
         values.append(value)
+
+
+@lru_cache(maxsize=1024)
+def _column_name(field: str) -> str:
+    # The same few unknown fields come on many messages: normalize each name once.
+    return _NAMING.normalize_path(field)
 
 
 def _extra_array(values: list[Any]) -> pa.Array:
