@@ -50,6 +50,7 @@ from .shaping import (
     shape_user,
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
+from .versions import copy_version
 from .windows import ForwardRead, check_message_range
 
 __all__ = [
@@ -382,7 +383,7 @@ def messages(
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
             forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
             for page, window in forward.pages():
-                yield from tables.add((_version(message), message) for message in page)
+                yield from tables.add_listed(page)
                 changed: Iterable[tuple[int, TDataItem]] = (
                     (version, message)
                     for version, message in _changed_messages(client, page)
@@ -412,7 +413,7 @@ def messages(
                 pages = client.messages("messages", {"withTags": "true"}, start=start)
                 current = ([m for m in page if _before(m, read_from)] for page in pages)
             for page in current:
-                copies = [(_version(message), message) for message in page]
+                copies = [(copy_version(message), message) for message in page]
                 if one_row_per_id:
                     # Messages sent after this run's cursor were read by its own pages (or a later slice's).
                     _hold_newest_copies(copies, after, held)
@@ -449,7 +450,7 @@ def _range_shard(
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
     for page in read_ahead(pages):
-        yield from tables.add((_version(message), message) for message in page)
+        yield from tables.add_listed(page)
         changed: Iterable[tuple[int, TDataItem]] = (
             (version, message)
             for version, message in _changed_messages(client, page)
@@ -472,21 +473,6 @@ def _range_shard(
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.
 _LAST_ID = 2**63 - 1
-
-# Of the copies of one message in a load, the newest `updatedAt` wins. In one second, a copy read from a
-# list (the message as it is now) wins over those that action messages carry (as it was right after the
-# action), and of these the later action wins: an edit and a delete often share one second.
-_TIE_BITS = 30
-_CURRENT = (1 << _TIE_BITS) - 1
-
-
-def _version(message: TDataItem, action_id: int | None = None) -> int:
-    # updatedAt, or where a payload lacks it the latest of its edit, delete and sending.
-    get = message.get
-    stamps = (get("updatedAt"), get("editedAt"), get("deletedAt"), get("sentAt"))
-    updated = max([int(stamp) for stamp in stamps if stamp is not None and stamp != ""], default=0)
-    tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
-    return (updated << _TIE_BITS) | tie
 
 
 def _before(message: TDataItem, cursor: tuple[int, int]) -> bool:
@@ -565,14 +551,14 @@ def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterato
             continue  # most messages: only action messages carry or name a changed message
         target = changed_message(action)
         if target is not None:
-            yield _version(target, int(action["id"])), target
+            yield copy_version(target, int(action["id"])), target
         elif (target_id := changed_message_id(action)) is not None:
             try:
                 current = client.get(f"messages/{target_id}", {"withTags": "true"})
             except CometChatNotFoundError as error:
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
                 continue
-            yield _version(current), current
+            yield copy_version(current), current
 
 
 def _hold_newest_copies(

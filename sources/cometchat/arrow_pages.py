@@ -37,6 +37,7 @@ from dlt.extract.resource import DltResource
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
 from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
 from .errors import CometChatConfigError
+from .versions import listed_versions
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 SUPERSEDED = "_superseded"
@@ -199,9 +200,15 @@ class MessagePages:
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
         self._new_batch()
 
-    def add(self, copies: Iterable[tuple[int, TDataItem]], changed: bool = False) -> Iterator[Any]:
-        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
-        the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
+    def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
+        """Takes messages as a list returned them (as they are now), whose versions pyarrow computes from
+        their stamps; yields the tables of a batch once it is full."""
+        return self.add((None, message) for message in messages)
+
+    def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = False) -> Iterator[Any]:
+        """Takes (version_id, raw message) pairs, version None for a copy as listed now; yields the tables of a
+        batch once it is full. `changed`: the copies may replace copies stored before or added earlier in this
+        load (edits, deletes)."""
         messages = []
         for version, message in copies:
             self._add(version, message, changed)
@@ -220,8 +227,12 @@ class MessagePages:
         columns = dict(zip(_ROOT_FIELDS, map(list, zip(*roots, strict=True)), strict=True))
         del roots
         ids, versions = _int_array(columns["id"], int), _int_array(columns["version_id"])
+        stamps = {name: _int_array(columns[name]) for name in _STAMPS}
+        if versions.null_count:
+            versions = pc.if_else(pc.is_null(versions), listed_versions(*stamps.values()), versions)
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
+        arrays.update((name, _timestamps(values)) for name, values in stamps.items())
         *fields, data = pa.concat_arrays(texts).flatten()
         arrays.update(zip(_TEXT_FIELDS, fields, strict=True))
         arrays.update(zip(_DATA_TEXT_FIELDS, data.flatten(), strict=True))
@@ -335,6 +346,8 @@ _ROOT_FIELDS = tuple(
     name for name in ROOT_COLUMNS if name not in {"_dlt_id", *_TEXT_FIELDS, *_DATA_TEXT_FIELDS}
 )
 _NO_STRING = pa.scalar(None, pa.string())
+# The stamps a listed copy's version comes from, in the order `listed_versions` takes them.
+_STAMPS = ("updated_at", "edited_at", "deleted_at", "sent_at")
 
 
 def _int(value: Any) -> int | None:
@@ -400,11 +413,15 @@ def _table(
 def _array(values: list[Any], data_type: str) -> pa.Array:
     if data_type == "json":
         return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
-    if data_type == "timestamp":  # epoch seconds
-        return _int_array(values).cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES[data_type])
+    if data_type == "timestamp":
+        return _timestamps(_int_array(values))
     if data_type == "bigint":
         return _int_array(values)
     return pa.array(values, _ARROW_TYPES[data_type])
+
+
+def _timestamps(seconds: pa.Array) -> pa.Array:
+    return seconds.cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES["timestamp"])
 
 
 def _int_array(values: list[Any], convert: Callable[[Any], int | None] = _int) -> pa.Array:
