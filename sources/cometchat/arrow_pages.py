@@ -254,7 +254,7 @@ class MessagePages:
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
-    def _add(self, version: int, message: TDataItem, changed: bool) -> None:
+    def _add(self, version: int | None, message: TDataItem, changed: bool) -> None:
         get = message.get
         data = get("data") or {}
         field = data.get
