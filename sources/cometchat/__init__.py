@@ -27,6 +27,7 @@ from .columns import (
 from .credentials import CometChatCredentials
 from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
+from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
 from .read_ahead import read_ahead
 from .settings import (
@@ -49,6 +50,7 @@ from .shaping import (
     shape_user,
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
+from .versions import copy_version
 from .windows import ForwardRead, check_message_range
 
 __all__ = [
@@ -334,90 +336,93 @@ def messages(
         columns=MESSAGE_COLUMNS,
     )
     def messages_resource() -> Iterator[Any]:
-        use_destination_hints()
-        state = dlt.current.resource_state()
-        # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
-        # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
-        one_row_per_id = primary_key_merges_only()
-        refuse_nested_child_tables()
-        use_child_table_merges(one_row_per_id)
-        if messages_until is not None:
-            start = FIRST_TIMESTAMP if messages_from is None else messages_from
-            yield from _range_shard(client, state, start, messages_until, messages_per_load, one_row_per_id)
-            return
-        after = tuple(state["cursor"]) if "cursor" in state else None
-        # A pipeline that takes over after a backfill keeps the backfill's end until it has a cursor of its
-        # own: a first run that found no newer message must not leave the next run to read the history again.
-        taking_over = messages_from
-        if after is None and taking_over is None:
-            taking_over = state.get("messages_from")
-        elif after is None:
-            state["messages_from"] = taking_over
-        # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
-        # the window of the updates pass stays where that run left it.
-        continuing = bool(state.get("more"))
-        # Changed messages at the updates window's first second that this run loaded: id -> digest.
-        boundary: dict[str, int] = {}
-        window_known = "updates_since" in state  # the first run reads every message as it is now
-        known: tuple[TDataItem | None] | None = None  # (the newest message,) once asked for
-        if late_changes == "updates" and not window_known:
-            if taking_over is not None:
-                # After a backfill that ended at `messages_from`: every change made since it began, from the
-                # second before (a change in the backfill's last second is stamped with that second).
-                state["updates_since"] = max(FIRST_TIMESTAMP, taking_over - 1)
-                window_known = True
-            else:
-                newest = client.newest_message("messages")
-                known = (newest,)
-                stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
-                state["updates_since"] = int(stamp)
-        held: dict[int, tuple[int, TDataItem]] = {}
-        tables = MessagePages()
-        state["more"] = False
-        loaded = 0
-        first = FIRST_TIMESTAMP if taking_over is None else taking_over
-        forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
-        for page, window in forward.pages():
-            yield from tables.add((_version(message), message) for message in page)
-            changed: Iterable[tuple[int, TDataItem]] = (
-                (version, message)
-                for version, message in _changed_messages(client, page)
-                if not forward.drops(window, message)
-            )
-            if one_row_per_id:
-                _hold_newest_copies(changed, after, held)
-                changed = ()
-            yield from tables.add(changed, changed=True)
+        with fewer_collections():
+            use_destination_hints()
+            state = dlt.current.resource_state()
+            # Where the destination merges only on the primary key (delta), a load holds one row per id: copies
+            # of messages read before this run's cursor wait in `held` (newest wins) and are loaded at the end.
+            one_row_per_id = primary_key_merges_only()
+            refuse_nested_child_tables()
+            use_child_table_merges(one_row_per_id)
+            if messages_until is not None:
+                start = FIRST_TIMESTAMP if messages_from is None else messages_from
+                yield from _range_shard(
+                    client, state, start, messages_until, messages_per_load, one_row_per_id
+                )
+                return
+            after = tuple(state["cursor"]) if "cursor" in state else None
+            # A pipeline that takes over after a backfill keeps the backfill's end until it has a cursor of its
+            # own: a first run that found no newer message must not leave the next run to read the history again.
+            taking_over = messages_from
+            if after is None and taking_over is None:
+                taking_over = state.get("messages_from")
+            elif after is None:
+                state["messages_from"] = taking_over
+            # The next slice of a run that stopped at `messages_per_load` continues it: no late-change pass, and
+            # the window of the updates pass stays where that run left it.
+            continuing = bool(state.get("more"))
+            # Changed messages at the updates window's first second that this run loaded: id -> digest.
+            boundary: dict[str, int] = {}
+            window_known = "updates_since" in state  # the first run reads every message as it is now
+            known: tuple[TDataItem | None] | None = None  # (the newest message,) once asked for
+            if late_changes == "updates" and not window_known:
+                if taking_over is not None:
+                    # After a backfill that ended at `messages_from`: every change made since it began, from the
+                    # second before (a change in the backfill's last second is stamped with that second).
+                    state["updates_since"] = max(FIRST_TIMESTAMP, taking_over - 1)
+                    window_known = True
+                else:
+                    newest = client.newest_message("messages")
+                    known = (newest,)
+                    stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
+                    state["updates_since"] = int(stamp)
+            held: dict[int, tuple[int, TDataItem]] = {}
+            tables = MessagePages()
+            state["more"] = False
+            loaded = 0
+            first = FIRST_TIMESTAMP if taking_over is None else taking_over
+            forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
+            for page, window in forward.pages():
+                yield from tables.add_listed(page)
+                changed: Iterable[tuple[int, TDataItem]] = (
+                    (version, message)
+                    for version, message in _changed_messages(client, page)
+                    if not forward.drops(window, message)
+                )
+                if one_row_per_id:
+                    _hold_newest_copies(changed, after, held)
+                    changed = ()
+                yield from tables.add(changed, changed=True)
+                if late_changes == "updates":
+                    _note_boundary(page, state["updates_since"], boundary)
+                forward.advance(window, page)
+                loaded += len(page)
+                if messages_per_load and loaded >= messages_per_load:
+                    state["more"] = True  # the caller runs the pipeline again for the next slice
+                    break
+            # Late changes after the forward read, so that a load receives each message's copies oldest first
+            # (the current copy last), as MessagePages needs.
+            current: Iterable[list[TDataItem]] = ()
+            if late_changes == "updates" and not continuing:
+                if window_known:
+                    current = _updates_since(client, state, boundary)
+            elif late_changes == "lookback" and not continuing and (after or taking_over) is not None:
+                # A new pipeline after a backfill ending at `messages_from` looks back from there.
+                read_from = after or (int(taking_over or 0) - 1, _LAST_ID)
+                start = max(FIRST_TIMESTAMP, read_from[0] - lookback_seconds)
+                pages = client.messages("messages", {"withTags": "true"}, start=start)
+                current = ([m for m in page if _before(m, read_from)] for page in pages)
+            for page in current:
+                copies = [(copy_version(message), message) for message in page]
+                if one_row_per_id:
+                    # Messages sent after this run's cursor were read by its own pages (or a later slice's).
+                    _hold_newest_copies(copies, after, held)
+                else:
+                    yield from tables.add(copies, changed=True)
+            yield from tables.add(held.values(), changed=True)
+            yield from tables.flush()
             if late_changes == "updates":
-                _note_boundary(page, state["updates_since"], boundary)
-            forward.advance(window, page)
-            loaded += len(page)
-            if messages_per_load and loaded >= messages_per_load:
-                state["more"] = True  # the caller runs the pipeline again for the next slice
-                break
-        # Late changes after the forward read, so that a load receives each message's copies oldest first
-        # (the current copy last), as MessagePages needs.
-        current: Iterable[list[TDataItem]] = ()
-        if late_changes == "updates" and not continuing:
-            if window_known:
-                current = _updates_since(client, state, boundary)
-        elif late_changes == "lookback" and not continuing and (after or taking_over) is not None:
-            # A new pipeline after a backfill ending at `messages_from` looks back from there.
-            read_from = after or (int(taking_over or 0) - 1, _LAST_ID)
-            start = max(FIRST_TIMESTAMP, read_from[0] - lookback_seconds)
-            pages = client.messages("messages", {"withTags": "true"}, start=start)
-            current = ([m for m in page if _before(m, read_from)] for page in pages)
-        for page in current:
-            copies = [(_version(message), message) for message in page]
-            if one_row_per_id:
-                # Messages sent after this run's cursor were read by its own pages (or a later slice's).
-                _hold_newest_copies(copies, after, held)
-            else:
-                yield from tables.add(copies, changed=True)
-        yield from tables.add(held.values(), changed=True)
-        yield from tables.flush()
-        if late_changes == "updates":
-            _store_boundary(state, boundary, add=continuing)
+                _store_boundary(state, boundary, add=continuing)
 
     return with_child_tables(messages_resource)
 
@@ -445,7 +450,7 @@ def _range_shard(
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
     for page in read_ahead(pages):
-        yield from tables.add((_version(message), message) for message in page)
+        yield from tables.add_listed(page)
         changed: Iterable[tuple[int, TDataItem]] = (
             (version, message)
             for version, message in _changed_messages(client, page)
@@ -468,20 +473,6 @@ def _range_shard(
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.
 _LAST_ID = 2**63 - 1
-
-# Of the copies of one message in a load, the newest `updatedAt` wins. In one second, a copy read from a
-# list (the message as it is now) wins over those that action messages carry (as it was right after the
-# action), and of these the later action wins: an edit and a delete often share one second.
-_TIE_BITS = 30
-_CURRENT = (1 << _TIE_BITS) - 1
-
-
-def _version(message: TDataItem, action_id: int | None = None) -> int:
-    # updatedAt, or where a payload lacks it the latest of its edit, delete and sending.
-    stamps = (message.get(key) for key in ("updatedAt", "editedAt", "deletedAt", "sentAt"))
-    updated = max((int(stamp) for stamp in stamps if stamp not in (None, "")), default=0)
-    tie = _CURRENT if action_id is None else min(action_id, _CURRENT - 1)
-    return (updated << _TIE_BITS) | tie
 
 
 def _before(message: TDataItem, cursor: tuple[int, int]) -> bool:
@@ -556,16 +547,18 @@ def more_messages(pipeline: dlt.Pipeline) -> bool:
 def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
     """(version, copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
+        if action.get("category") != "action":
+            continue  # most messages: only action messages carry or name a changed message
         target = changed_message(action)
         if target is not None:
-            yield _version(target, int(action["id"])), target
+            yield copy_version(target, int(action["id"])), target
         elif (target_id := changed_message_id(action)) is not None:
             try:
                 current = client.get(f"messages/{target_id}", {"withTags": "true"})
             except CometChatNotFoundError as error:
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
                 continue
-            yield _version(current), current
+            yield copy_version(current), current
 
 
 def _hold_newest_copies(

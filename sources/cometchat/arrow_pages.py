@@ -20,13 +20,15 @@ and its id, the changed copy's version, is larger.
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import dlt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCase
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.common.typing import TDataItem
@@ -35,6 +37,7 @@ from dlt.extract.resource import DltResource
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
 from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
 from .errors import CometChatConfigError
+from .versions import listed_versions
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 SUPERSEDED = "_superseded"
@@ -182,7 +185,12 @@ class MessagePages:
     """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
     at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
 
-    Values go straight from the API's JSON into row tuples; the shapes are those of `shaping.py`.
+    The shapes are those of `shaping.py`. Python only walks what pyarrow cannot: the integers, JSON values and
+    child lists go into row tuples, turned into columns once per batch. pyarrow does the rest a column at a
+    time: it reads the text fields of the messages and the scalar fields of user and group entities straight
+    from the parsed JSON (as struct arrays), parses the integers the API sends as text, and builds each copy's
+    `_dlt_id` and the links of the child rows, which are fields of the copy they came from (a child row holds
+    only that copy's position in the batch).
     One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
     surplus rows a newer copy drops.
     """
@@ -192,11 +200,21 @@ class MessagePages:
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
         self._new_batch()
 
-    def add(self, copies: Iterable[tuple[int, TDataItem]], changed: bool = False) -> Iterator[Any]:
-        """Takes (version_id, raw message) pairs; yields the tables of a batch once it is full. `changed`:
-        the copies may replace copies stored before or added earlier in this load (edits, deletes)."""
+    def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
+        """Takes messages as a list returned them (as they are now), whose versions pyarrow computes from
+        their stamps; yields the tables of a batch once it is full."""
+        return self.add((None, message) for message in messages)
+
+    def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = False) -> Iterator[Any]:
+        """Takes (version_id, raw message) pairs, version None for a copy as listed now; yields the tables of a
+        batch once it is full. `changed`: the copies may replace copies stored before or added earlier in this
+        load (edits, deletes)."""
+        messages = []
         for version, message in copies:
             self._add(version, message, changed)
+            messages.append(message)
+        if messages:
+            self._texts.append(pa.array(messages, _TEXT_STRUCT))
         if len(self._roots) >= self.batch_size:
             yield from self.flush()
 
@@ -204,85 +222,87 @@ class MessagePages:
         """The `messages` table of what was added, then each non-empty child table."""
         if not self._roots:
             return
-        roots, children, extras = self._roots, self._children, self._extras
+        roots, texts, children, extras = self._roots, self._texts, self._children, self._extras
         self._new_batch()
-        messages = _table(roots, ROOT_COLUMNS)
+        columns = dict(zip(_ROOT_FIELDS, map(list, zip(*roots, strict=True)), strict=True))
+        del roots
+        ids, versions = _int_array(columns["id"], int), _int_array(columns["version_id"])
+        stamps = {name: _int_array(columns[name]) for name in _STAMPS}
+        if versions.null_count:
+            versions = pc.if_else(pc.is_null(versions), listed_versions(*stamps.values()), versions)
+        copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
+        arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
+        arrays.update((name, _timestamps(values)) for name, values in stamps.items())
+        *fields, data = pa.concat_arrays(texts).flatten()
+        arrays.update(zip(_TEXT_FIELDS, fields, strict=True))
+        arrays.update(zip(_DATA_TEXT_FIELDS, data.flatten(), strict=True))
+        messages = _table(columns, ROOT_COLUMNS, arrays)
         for name, values in extras.items():
-            values.extend([None] * (len(roots) - len(values)))
+            values.extend([None] * (len(ids) - len(values)))
             messages = messages.append_column(name, _extra_array(values))
         yield messages
         for kind in CHILD_KINDS:
             if children[kind]:
-                yield dlt.mark.with_table_name(_table(children[kind], CHILD_COLUMNS[kind]), child_table(kind))
+                table = _child_table(children[kind], kind, ids, versions, copy_ids)
+                yield dlt.mark.with_table_name(table, child_table(kind))
 
     def _new_batch(self) -> None:
-        # Rows are tuples in the order of ROOT_COLUMNS / CHILD_COLUMNS, turned into columns at the end.
+        # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the
+        # root's text fields are converted by pyarrow straight from each call's messages.
         self._roots: list[tuple] = []
+        self._texts: list[pa.StructArray] = []
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
-    def _add(self, version: int, message: TDataItem, changed: bool) -> None:
+    def _add(self, version: int | None, message: TDataItem, changed: bool) -> None:
         get = message.get
         data = get("data") or {}
-        message_id = int(message["id"])
-        copy_id = f"{message_id}:{version}"
+        field = data.get
+        position = len(self._roots)
         self._roots.append(
             (
-                message_id,
-                get("conversationId"),
-                _int(get("parentId")),
-                get("sender"),
-                get("receiverType"),
-                get("receiver"),
-                get("category"),
-                get("type"),
-                data.get("text"),
-                data.get("action"),
-                data.get("metadata"),
-                data.get("customData"),
-                _int(get("sentAt")),
-                _int(get("updatedAt")),
-                _int(get("editedAt")),
-                get("editedBy"),
-                _int(get("deletedAt")),
-                get("deletedBy"),
+                message["id"],
+                get("parentId"),
+                field("metadata"),
+                field("customData"),
+                get("sentAt"),
+                get("updatedAt"),
+                get("editedAt"),
+                get("deletedAt"),
                 version,
-                copy_id,
             )
         )
-        self._children_of(
-            "entities", message_id, copy_id, version, changed, _entity_rows(data.get("entities"))
-        )
-        self._children_of(
-            "attachments", message_id, copy_id, version, changed, _attachment_rows(data.get("attachments"))
-        )
+        # Most copies have no attachments, reactions, mentions or tags: nothing to do for those unless changed.
+        if (entities := field("entities")) or changed:
+            self._children_of("entities", changed, _entity_rows(entities, position))
+        if (attachments := field("attachments")) or changed:
+            self._children_of("attachments", changed, _attachment_rows(attachments, position))
         # The docs put reactions inside `data` in examples and at the top level in the schema.
-        reactions = _reaction_rows(data.get("reactions") or get("reactions"))
-        self._children_of("reactions", message_id, copy_id, version, changed, reactions)
-        self._children_of(
-            "mentions", message_id, copy_id, version, changed, _mention_rows(data.get("mentions"))
-        )
-        tags = [(value,) for value in get("tags") or ()]
-        self._children_of("tags", message_id, copy_id, version, changed, tags)
-        _collect_extras(message, data, self._extras, len(self._roots) - 1)
+        if (reactions := field("reactions") or get("reactions")) or changed:
+            self._children_of("reactions", changed, _reaction_rows(reactions, position))
+        if (mentions := field("mentions")) or changed:
+            self._children_of("mentions", changed, _mention_rows(mentions, position))
+        if (tags := get("tags")) or changed:
+            self._children_of(
+                "tags", changed, [(position, index, None, value) for index, value in enumerate(tags or ())]
+            )
+        if not _KNOWN_FIELDS.issuperset(message) or (
+            isinstance(data, dict) and not _KNOWN_DATA_FIELDS.issuperset(data)
+        ):
+            _collect_extras(message, data, self._extras, position)
 
-    def _children_of(
-        self, kind: str, message_id: int, copy_id: str, version: int, changed: bool, rows: list[tuple]
-    ) -> None:
-        if not rows and not changed:
-            return
+    def _children_of(self, kind: str, changed: bool, rows: list[tuple]) -> None:
         target = self._children[kind]
-        for index, fields in enumerate(rows):
-            target.append((message_id, copy_id, copy_id, index, f"{copy_id}:{index}", version, None, *fields))
-        longest = self.longest[kind]
+        target += rows
+        count, longest = len(rows), self.longest[kind]
         if changed:
             # A changed copy replaces the stored rows and those of earlier copies in this load; at least
             # one flagged row, so that a copy with no rows left still clears the stored ones.
+            position = len(self._roots) - 1
             blank = _BLANK[kind]
-            for index in range(len(rows), max(longest, len(rows) + 1)):
-                target.append((message_id, None, None, index, f"{copy_id}:{index}", version, True, *blank))
-        if len(rows) > longest:
-            self.longest[kind] = len(rows)
+            target += [(position, index, True, *blank) for index in range(count, max(longest, count + 1))]
+        if count > longest:
+            self.longest[kind] = count
 
 
 # Scalar fields of user and group entities kept on `messages__entities` rows.
@@ -297,71 +317,150 @@ _CHILD_FIELDS = {
     "mentions": ("uid", "name"),
     "tags": ("value",),
 }  # fmt: skip
-_NO_ENTITY_FIELDS = (None,) * len(_ENTITY_FIELDS)
 _NESTED_COLUMNS = {kind: MESSAGE_NESTED_HINTS[kind]["columns"] for kind in CHILD_KINDS if kind != "tags"}
 _NESTED_COLUMNS["tags"] = _column("value", "text")
 CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
     kind: {**_LINKS, **{name: _NESTED_COLUMNS[kind][name] for name in fields}}  # type: ignore[dict-item]
     for kind, fields in _CHILD_FIELDS.items()
 }
-_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_FIELDS.items()}
+# The values a child row holds: its fields, but for entities the entity itself in place of its scalar fields
+# (None unless a user or group), which pyarrow reads a column at a time.
+_CHILD_VALUES = {**_CHILD_FIELDS, "entities": (*_CHILD_FIELDS["entities"][:3], "entity")}
+_BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_VALUES.items()}
+_ENTITY_STRUCT = pa.struct([(name, pa.string()) for name in _ENTITY_FIELDS])
+# Text columns of `messages` read by pyarrow from the messages: column -> field of the message / of its `data`.
+_TEXT_FIELDS = {
+    "conversation_id": "conversationId", "sender": "sender", "receiver_type": "receiverType",
+    "receiver": "receiver", "category": "category", "type": "type", "edited_by": "editedBy",
+    "deleted_by": "deletedBy",
+}  # fmt: skip
+_DATA_TEXT_FIELDS = {"text": "text", "action": "action"}
+_TEXT_STRUCT = pa.struct(
+    [
+        *((field, pa.string()) for field in _TEXT_FIELDS.values()),
+        ("data", pa.struct([(field, pa.string()) for field in _DATA_TEXT_FIELDS.values()])),
+    ]
+)
+# The root row's fields: those of ROOT_COLUMNS that are neither text read by pyarrow nor `_dlt_id`.
+_ROOT_FIELDS = tuple(
+    name for name in ROOT_COLUMNS if name not in {"_dlt_id", *_TEXT_FIELDS, *_DATA_TEXT_FIELDS}
+)
+_NO_STRING = pa.scalar(None, pa.string())
+# The stamps a listed copy's version comes from, in the order `listed_versions` takes them.
+_STAMPS = ("updated_at", "edited_at", "deleted_at", "sent_at")
 
 
 def _int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
-def _entity_rows(entities: Any) -> list[tuple]:
+def _entity_rows(entities: Any, position: int) -> list[tuple]:
     if not isinstance(entities, dict):
         return []
-    rows = []
+    rows: list[tuple] = []
     for role, wrapper in entities.items():
         if not isinstance(wrapper, dict):
             continue
         entity = wrapper.get("entity") or {}
         entity_type = wrapper.get("entityType")
         entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
-        if entity_type in ("user", "group"):
-            fields = tuple(map(entity.get, _ENTITY_FIELDS))
-        else:
-            fields = _NO_ENTITY_FIELDS
-        rows.append((role, entity_type, entity_id, *fields))
+        scalars = entity if entity_type in ("user", "group") else None
+        rows.append((position, len(rows), None, role, entity_type, entity_id, scalars))
     return rows
 
 
-def _attachment_rows(attachments: Any) -> list[tuple]:
+def _attachment_rows(attachments: Any, position: int) -> list[tuple]:
     return [
-        (a.get("url"), a.get("name"), a.get("mimeType"), a.get("extension"), _int(a.get("size")))
-        for a in attachments or ()
+        (
+            position,
+            index,
+            None,
+            a.get("url"),
+            a.get("name"),
+            a.get("mimeType"),
+            a.get("extension"),
+            a.get("size"),
+        )
+        for index, a in enumerate(attachments or ())
     ]
 
 
-def _reaction_rows(reactions: Any) -> list[tuple]:
-    return [(r.get("reaction"), _int(r.get("count"))) for r in reactions or ()]
+def _reaction_rows(reactions: Any, position: int) -> list[tuple]:
+    return [
+        (position, index, None, r.get("reaction"), r.get("count")) for index, r in enumerate(reactions or ())
+    ]
 
 
-def _mention_rows(mentions: Any) -> list[tuple]:
+def _mention_rows(mentions: Any, position: int) -> list[tuple]:
     # A map uid -> user in webhook payloads; tolerate a list of users too.
     users = mentions.values() if isinstance(mentions, dict) else mentions or ()
-    return [(u.get("uid"), u.get("name")) for u in users]
+    return [(position, index, None, u.get("uid"), u.get("name")) for index, u in enumerate(users)]
 
 
-def _table(rows: list[tuple], schema: TTableSchemaColumns) -> pa.Table:
-    arrays, fields = [], []
-    for column_values, (name, column) in zip(zip(*rows, strict=True), schema.items(), strict=True):
-        values = list(column_values)  # pyarrow reads a list about 25x faster than a tuple
+def _table(
+    columns: dict[str, list[Any]], schema: TTableSchemaColumns, arrays: dict[str, pa.Array]
+) -> pa.Table:
+    """An arrow table of `schema`'s columns: those in `arrays` as they are, the others from `columns`' values."""
+    fields = []
+    for name, column in schema.items():
         data_type = column["data_type"]
-        if data_type == "json":
-            array = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
-        elif data_type == "timestamp":  # epoch seconds
-            array = (
-                pa.array(values, pa.int64()).cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES[data_type])
-            )
-        else:
-            array = pa.array(values, _ARROW_TYPES[data_type])
-        arrays.append(array)
+        if name not in arrays:
+            arrays[name] = _array(columns[name], data_type)
         fields.append(pa.field(name, _ARROW_TYPES[data_type], nullable=column.get("nullable", True)))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.Table.from_arrays([arrays[name] for name in schema], schema=pa.schema(fields))
+
+
+def _array(values: list[Any], data_type: str) -> pa.Array:
+    if data_type == "json":
+        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+    if data_type == "timestamp":
+        return _timestamps(_int_array(values))
+    if data_type == "bigint":
+        return _int_array(values)
+    return pa.array(values, _ARROW_TYPES[data_type])
+
+
+def _timestamps(seconds: pa.Array) -> pa.Array:
+    return seconds.cast(pa.timestamp("s", tz="UTC")).cast(_ARROW_TYPES["timestamp"])
+
+
+def _int_array(values: list[Any], convert: Callable[[Any], int | None] = _int) -> pa.Array:
+    """Integers the API sends as numbers or as text (ids), converted a column at a time where pyarrow can;
+    otherwise value by value with `convert` (`_int` reads an empty string as null, `int` refuses it)."""
+    try:
+        array = pa.array(values)
+        if pa.types.is_integer(array.type) or pa.types.is_null(array.type) or pa.types.is_string(array.type):
+            return array.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        pass
+    return pa.array([convert(value) for value in values], pa.int64())
+
+
+def _child_table(
+    rows: list[tuple], kind: str, ids: pa.Array, versions: pa.Array, copy_ids: pa.Array
+) -> pa.Table:
+    """A child table: the links come from the copy at each row's position in the batch; a flagged row
+    (`_superseded`) has no parent."""
+    positions, indexes, superseded, *values = map(list, zip(*rows, strict=True))
+    at = pa.array(positions, pa.int64())
+    index = pa.array(indexes, pa.int64())
+    flagged = pa.array(superseded, pa.bool_())
+    parents = copy_ids.take(at)
+    links = pc.if_else(pc.is_null(flagged), parents, _NO_STRING)
+    arrays = {
+        "message_id": ids.take(at),
+        "_dlt_root_id": links,
+        "_dlt_parent_id": links,
+        "_dlt_list_idx": index,
+        "_dlt_id": pc.binary_join_element_wise(parents, index.cast(pa.string()), ":"),
+        "version_id": versions.take(at),
+        SUPERSEDED: flagged,
+    }
+    columns = dict(zip(_CHILD_VALUES[kind], values, strict=True))
+    if kind == "entities":
+        scalars = pa.array(columns.pop("entity"), _ENTITY_STRUCT).flatten()
+        arrays.update(zip(_CHILD_FIELDS[kind][3:], scalars, strict=True))
+    return _table(columns, CHILD_COLUMNS[kind], arrays)
 
 
 def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[Any]], position: int) -> None:
@@ -372,9 +471,15 @@ def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[
     for key, value in found:
         if value is None:
             continue
-        values = extras.setdefault(_NAMING.normalize_path(key), [])
+        values = extras.setdefault(_column_name(key), [])
         values.extend([None] * (position - len(values)))
         values.append(value)
+
+
+@lru_cache(maxsize=1024)
+def _column_name(field: str) -> str:
+    # The same few unknown fields come on many messages: normalize each name once.
+    return _NAMING.normalize_path(field)
 
 
 def _extra_array(values: list[Any]) -> pa.Array:

@@ -96,7 +96,7 @@ MESSAGE_COLUMNS = _typed(
     deleted_by="text",
 )
 # Which copy of a message wins within one load: its `updatedAt`, then whether it was read as it is now
-# (from a list) or carried by an action message, then the action's id (see `_version` in __init__.py).
+# (from a list) or carried by an action message, then the action's id (see `versions.py`).
 MESSAGE_COLUMNS["version_id"] = {"data_type": "bigint", "nullable": False, "dedup_sort": "desc"}
 
 MESSAGE_NESTED_HINTS = {

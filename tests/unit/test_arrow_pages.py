@@ -137,6 +137,46 @@ def test_every_child_table_is_an_arrow_table_with_the_documented_links():
     assert tags[0]["_dlt_parent_id"] == tables[0].column("_dlt_id")[0].as_py()
 
 
+def test_links_and_flagged_rows_come_from_each_rows_copy_in_the_batch():
+    pages = MessagePages()
+    original = message(10, 100, "hi", tags=["a", "b", "c"])
+    other = message(12, 100, "yo", tags=["q"])
+    changed = message(10, 100, "hi (edited)", tags=["a"], editedAt=101)
+    list(pages.add([(5, original), (6, other)]))
+    list(pages.add([(7, changed)], changed=True))
+    roots, *children = list(pages.flush())
+    assert roots.column("_dlt_id").to_pylist() == ["10:5", "12:6", "10:7"]
+    tags = {t.meta.table_name: t.data for t in children}["messages__tags"]
+    columns = ("message_id", "_dlt_root_id", "_dlt_parent_id", "_dlt_list_idx", "_dlt_id", "version_id")
+    assert [tuple(row[c] for c in (*columns, "_superseded", "value")) for row in tags.to_pylist()] == [
+        (10, "10:5", "10:5", 0, "10:5:0", 5, None, "a"),
+        (10, "10:5", "10:5", 1, "10:5:1", 5, None, "b"),
+        (10, "10:5", "10:5", 2, "10:5:2", 5, None, "c"),
+        (12, "12:6", "12:6", 0, "12:6:0", 6, None, "q"),
+        (10, "10:7", "10:7", 0, "10:7:0", 7, None, "a"),
+        (10, None, None, 1, "10:7:1", 7, True, None),
+        (10, None, None, 2, "10:7:2", 7, True, None),
+    ]
+
+
+def test_integers_sent_as_numbers_or_as_text_convert_alike_and_an_empty_id_is_refused():
+    pages = MessagePages()
+    as_text = message(10, 100, "hi", parentId="", size=None)
+    as_text.update(id="10", sentAt="100", updatedAt=" 101")
+    as_number = message(11, 102, "yo", parentId=10)
+    as_number["id"] = 11
+    list(pages.add([(1, as_text), (2, as_number)]))
+    roots = next(iter(pages.flush()))
+    assert roots.column("id").to_pylist() == [10, 11]
+    assert roots.column("parent_id").to_pylist() == [None, 10]
+    assert [t.timestamp() for t in roots.column("updated_at").to_pylist()] == [101, 102]
+    assert roots.column("_dlt_id").to_pylist() == ["10:1", "11:2"]
+
+    list(pages.add([(3, {**as_number, "id": ""})]))
+    with pytest.raises(ValueError):
+        list(pages.flush())
+
+
 def test_dlt_still_refuses_arrow_tables_for_a_nested_table(tmp_path):
     """The limitation the child tables work around (dlt 1.31): if this starts passing, nested tables can
     take arrow data and the workaround in arrow_pages can go."""
