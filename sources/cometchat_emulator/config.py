@@ -132,7 +132,9 @@ class EmulatorConfig:
     def _check_conversations_per_user(self) -> None:
         wanted = self.conversations_per_user
         if wanted < 0 or (wanted and wanted > self.users - 1):
-            raise ValueError(f"conversations_per_user must be within 0..users - 1 ({self.users - 1}), not {wanted}")
+            raise ValueError(
+                f"conversations_per_user must be within 0..users - 1 ({self.users - 1}), not {wanted}"
+            )
         pairs = self.effective_user_conversations
         if wanted and self.top_level_messages() < pairs:
             needed = self.messages
