@@ -51,21 +51,8 @@ def emulator_config(
         members_per_group=20,
     )
     if messages is None:
-        config = replace(config, messages=fewest_messages(config))
+        config = replace(config, messages=config.fewest_messages())
     return config.validated()
-
-
-def fewest_messages(config: EmulatorConfig) -> int:
-    """The fewest messages that open every 1-on-1 conversation of a conversation-rich config."""
-    pairs = config.effective_user_conversations if config.conversations_per_user else 0
-    low, high = 0, max(1, 2 * pairs)
-    while low < high:
-        middle = (low + high) // 2
-        if replace(config, messages=middle).top_level_messages() >= pairs:
-            high = middle
-        else:
-            low = middle + 1
-    return max(low, 1)
 
 
 def measure(config: EmulatorConfig, workdir: str) -> dict[str, Any]:
@@ -75,7 +62,7 @@ def measure(config: EmulatorConfig, workdir: str) -> dict[str, Any]:
         full = _load_in_worker(emulator, workdir)
         again = _load_in_worker(emulator, workdir)
         truth = emulator.ground_truth(messages=False)
-    loaded = _check_conversations(truth, Path(workdir) / "bench.duckdb", config.users)
+    loaded = check_conversations(truth, Path(workdir) / "bench.duckdb", config.users)
     return {
         "users": len(truth["users"]),
         "conversations_per_user (emulator)": config.conversations_per_user or None,
@@ -163,7 +150,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _check_conversations(truth: dict[str, Any], database: Path, users: int) -> dict[str, Any]:
+def check_conversations(truth: dict[str, Any], database: Path, users: int) -> dict[str, Any]:
     """Loaded conversation rows against the ground truth: every row, its unread count, last message and tags."""
     import duckdb
 

@@ -135,15 +135,24 @@ class EmulatorConfig:
             raise ValueError(
                 f"conversations_per_user must be within 0..users - 1 ({self.users - 1}), not {wanted}"
             )
-        pairs = self.effective_user_conversations
-        if wanted and self.top_level_messages() < pairs:
-            needed = self.messages
-            while replace(self, messages=needed).top_level_messages() < pairs:
-                needed += max(1, (pairs - replace(self, messages=needed).top_level_messages()))
+        if wanted and self.top_level_messages() < self.effective_user_conversations:
             raise ValueError(
-                f"conversations_per_user={wanted} gives {pairs} 1-on-1 conversations, each with a message: "
-                f"messages must be at least {needed}, not {self.messages}"
+                f"conversations_per_user={wanted} gives {self.effective_user_conversations} 1-on-1 "
+                f"conversations, each with a message: messages must be at least {self.fewest_messages()}, "
+                f"not {self.messages}"
             )
+
+    def fewest_messages(self) -> int:
+        """The fewest `messages` that give each 1-on-1 conversation of `conversations_per_user` a message."""
+        pairs = self.effective_user_conversations if self.conversations_per_user else 0
+        low, high = 1, max(1, 2 * pairs)
+        while low < high:
+            middle = (low + high) // 2
+            if replace(self, messages=middle).top_level_messages() >= pairs:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     def to_cli_args(self) -> list[str]:
         """The `serve` arguments that reproduce this configuration in a subprocess."""
