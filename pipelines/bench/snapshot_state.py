@@ -55,13 +55,14 @@ def emulator_config(
     return config.validated()
 
 
-def measure(config: EmulatorConfig, workdir: str) -> dict[str, Any]:
+def measure(config: EmulatorConfig, workdir: str, lookback_cost: bool = False) -> dict[str, Any]:
     started = time.monotonic()
     with Emulator(config, startup_timeout=120 + config.messages / 5_000) as emulator:
         emulator_start_s = time.monotonic() - started
         full = _load_in_worker(emulator, workdir)
         again = _load_in_worker(emulator, workdir)
         truth = emulator.ground_truth(messages=False)
+        lookback = _lookback_requests(emulator, config) if lookback_cost else None
     loaded = check_conversations(truth, Path(workdir) / "bench.duckdb", config.users)
     return {
         "users": len(truth["users"]),
@@ -73,8 +74,19 @@ def measure(config: EmulatorConfig, workdir: str) -> dict[str, Any]:
         "conversation rows": loaded,
         "full load": full,
         "no-change re-run": again,
-        "load average (1 min) at the end": round(os.getloadavg()[0], 2),
+        "late changes, updates pass, requests in the no-change re-run": again["requests by route"].get(
+            "/messages", 0
+        )
+        - 1,
+        "late changes, 7-day lookback, requests per run": lookback,
     }
+
+
+def _lookback_requests(emulator: Emulator, config: EmulatorConfig) -> int:
+    """What `late_changes = "lookback"` would cost each run: one request per 1,000 messages of the last 7 days."""
+    week_start = config.end_time - 7 * 86_400
+    in_week = sum(1 for m in emulator.ground_truth()["messages"] if m["sentAt"] >= week_start)
+    return -(-in_week // 1000)
 
 
 def _load_in_worker(emulator: Emulator, workdir: str) -> dict[str, Any]:
@@ -87,9 +99,10 @@ def _load_in_worker(emulator: Emulator, workdir: str) -> dict[str, Any]:
     env = {**os.environ, "COMETCHAT_BENCH_API_KEY": emulator.api_key, "RUNTIME__LOG_LEVEL": "ERROR"}
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
-        peak_mb = 0.0
+        peak_mb, load_averages = 0.0, [os.getloadavg()[0]]
         while process.poll() is None:
             peak_mb = max(peak_mb, _tree_rss_mb(process.pid))
+            load_averages.append(os.getloadavg()[0])
             time.sleep(0.2)
         stdout.seek(0), stderr.seek(0)
         if process.returncode != 0:
@@ -99,7 +112,11 @@ def _load_in_worker(emulator: Emulator, workdir: str) -> dict[str, Any]:
     by_route = Counter()
     for row in stats["requests"]:
         by_route[row["route"]] += row["count"]
-    return figures | {"peak RSS MB, process tree": round(peak_mb), "requests by route": dict(by_route)}
+    return figures | {
+        "peak RSS MB, process tree": round(peak_mb),
+        "requests by route": dict(by_route),
+        "load average (1 min) during the load": f"{min(load_averages):.1f} to {max(load_averages):.1f}",
+    }
 
 
 def worker(base_url: str, app_id: str, workdir: str) -> dict[str, Any]:
@@ -217,6 +234,11 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=None, help="default: the fewest that open every pair")
     parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument(
+        "--lookback-cost",
+        action="store_true",
+        help="also the 7-day lookback's requests (reads every message)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--app-id", help=argparse.SUPPRESS)
@@ -229,7 +251,7 @@ def main() -> None:
         args.messages = 100_000
     config = emulator_config(args.users, args.conversations_per_user, args.pairs, args.messages, args.groups)
     with tempfile.TemporaryDirectory() as workdir:
-        print(json.dumps(measure(config, workdir), indent=2, default=str))
+        print(json.dumps(measure(config, workdir, args.lookback_cost), indent=2, default=str))
 
 
 if __name__ == "__main__":
