@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 from dlt.common import json as dlt_json
 
 from pipelines.bench.scenarios import REPO, _tree_rss_mb
@@ -169,8 +170,6 @@ def _cpu_seconds() -> float:
 
 def check_conversations(truth: dict[str, Any], database: Path, users: int) -> dict[str, Any]:
     """Loaded conversation rows against the ground truth: every row, its unread count, last message and tags."""
-    import duckdb
-
     expected: dict[str, list[int]] = {kind: [] for kind in CONVERSATION_TABLES}
     for row in truth.pop("conversations"):
         expected[row["conversationType"]].append(
@@ -249,7 +248,12 @@ def main() -> None:
         return
     if args.messages is None and not args.conversations_per_user:
         args.messages = 100_000
-    config = emulator_config(args.users, args.conversations_per_user, args.pairs, args.messages, args.groups)
+    try:
+        config = emulator_config(
+            args.users, args.conversations_per_user, args.pairs, args.messages, args.groups
+        )
+    except ValueError as problem:
+        parser.error(str(problem))
     with tempfile.TemporaryDirectory() as workdir:
         print(json.dumps(measure(config, workdir, args.lookback_cost), indent=2, default=str))
 

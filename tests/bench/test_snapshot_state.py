@@ -6,7 +6,7 @@ id) has as many digits at both sizes: then nothing that grows with the rows may 
 
 import pytest
 
-from pipelines.bench.snapshot_state import check_conversations, worker
+from pipelines.bench.snapshot_state import check_conversations, emulator_config, worker
 
 SAME_SIZE = ("state file bytes (state.json, local)", "state bytes (JSON, as dlt encodes it)")
 # The stored row is compressed (random digests compress a few bytes better or worse) and carries the load's
@@ -54,11 +54,11 @@ def test_every_user_gets_its_conversations_and_the_state_stays_the_same_size(
     assert small["state bytes (JSON, as dlt encodes it)"] < 2_000
 
 
-@pytest.mark.parametrize("per_user", [0, 3])
-def test_the_default_messages_open_every_conversation(per_user):
-    from pipelines.bench.snapshot_state import emulator_config
-
-    config = emulator_config(users=50, conversations_per_user=per_user, pairs=None, messages=None, groups=2)
-    if per_user:
-        assert config.messages == config.fewest_messages()
-        assert config.top_level_messages() >= 50 * 3 // 2
+def test_the_default_messages_are_the_fewest_that_open_every_conversation():
+    config = emulator_config(users=50, conversations_per_user=3, pairs=None, messages=None, groups=2)
+    assert config.effective_user_conversations == 50 * 3 // 2
+    assert config.top_level_messages() >= config.effective_user_conversations
+    with pytest.raises(ValueError, match="messages must be at least"):
+        emulator_config(
+            users=50, conversations_per_user=3, pairs=None, messages=config.messages - 1, groups=2
+        )
