@@ -146,6 +146,8 @@ class EmulatorConfig:
         """The fewest `messages` that give each 1-on-1 conversation of `conversations_per_user` a message."""
         pairs = self.effective_user_conversations if self.conversations_per_user else 0
         low, high = 1, max(1, 2 * pairs)
+        while replace(self, messages=high).top_level_messages() < pairs and high < 1 << 40:
+            high *= 2  # only shares that leave few top-level messages (a large reply_share) need more
         while low < high:
             middle = (low + high) // 2
             if replace(self, messages=middle).top_level_messages() >= pairs:
