@@ -241,10 +241,14 @@ class Api:
         convs = self.store.data.conversations
 
         def listed() -> list[tuple[int, int]]:
-            rows = self.store.conversation_rows(viewer.index if viewer else None, listed=True)
-            if conversation_type is not None:
-                want_group = conversation_type == "group"
-                rows = [row for row in rows if convs[row[1]].is_group == want_group]
+            app_wide = viewer is None and "conversations_shifting" not in self.behaviour
+            if app_wide and conversation_type is not None:
+                rows = self.store.app_rows_of_type(conversation_type == "group")
+            else:
+                rows = self.store.conversation_rows(viewer.index if viewer else None, listed=True)
+                if conversation_type is not None:
+                    want_group = conversation_type == "group"
+                    rows = [row for row in rows if convs[row[1]].is_group == want_group]
             if unread_only:
                 rows = [row for row in rows if self.store.viewer_state(row[0], convs[row[1]]).unread]
             return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from sources.cometchat.loopback import is_loopback
 
@@ -54,6 +54,9 @@ class EmulatorConfig:
     groups: int = 6
     members_per_group: int = 6
     user_conversations: int | None = None  # 1-on-1 pairs; None means 2 x users
+    # > 0: every user takes part in this many 1-on-1 conversations, each with a message (overrides
+    # user_conversations); 0 keeps the random pairs, of which only those that got a message are listed.
+    conversations_per_user: int = 0
     messages: int = 2000  # total rows of the message stream, actions included
     reply_share: float = 0.12
     edited_share: float = 0.05
@@ -83,7 +86,19 @@ class EmulatorConfig:
 
     @property
     def effective_user_conversations(self) -> int:
+        if self.conversations_per_user:
+            return self.conversations_per_user // 2 * self.users + (
+                self.users // 2 if self.conversations_per_user % 2 and self.users % 2 == 0 else 0
+            )
         return 2 * self.users if self.user_conversations is None else self.user_conversations
+
+    def top_level_messages(self) -> int:
+        """The fewest top-level messages that `messages` leaves, whatever the groupMember actions take."""
+        actions = min(self.messages, round(self.messages * self.action_share))
+        remaining = self.messages - actions
+        normal = int(remaining / (1.0 + self.edited_share + self.deleted_share))
+        normal = remaining - int(normal * self.edited_share) - int(normal * self.deleted_share)
+        return normal - int(normal * self.reply_share)
 
     def operational(self) -> OperationalSettings:
         names = {f.name for f in fields(OperationalSettings)}
@@ -105,6 +120,7 @@ class EmulatorConfig:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
+        self._check_conversations_per_user()
         if self.span_days <= 0:
             raise ValueError("span_days must be > 0")
         if not is_loopback(self.host):
@@ -112,6 +128,33 @@ class EmulatorConfig:
         self.operational()
         self.profiles = validate_profiles(self.profiles)
         return self
+
+    def _check_conversations_per_user(self) -> None:
+        wanted = self.conversations_per_user
+        if wanted < 0 or (wanted and wanted > self.users - 1):
+            raise ValueError(
+                f"conversations_per_user must be within 0..users - 1 ({self.users - 1}), not {wanted}"
+            )
+        if wanted and self.top_level_messages() < self.effective_user_conversations:
+            raise ValueError(
+                f"conversations_per_user={wanted} gives {self.effective_user_conversations} 1-on-1 "
+                f"conversations, each with a message: messages must be at least {self.fewest_messages()}, "
+                f"not {self.messages}"
+            )
+
+    def fewest_messages(self) -> int:
+        """The fewest `messages` that give each 1-on-1 conversation of `conversations_per_user` a message."""
+        pairs = self.effective_user_conversations if self.conversations_per_user else 0
+        low, high = 1, max(1, 2 * pairs)
+        while replace(self, messages=high).top_level_messages() < pairs and high < 1 << 40:
+            high *= 2  # only shares that leave few top-level messages (a large reply_share) need more
+        while low < high:
+            middle = (low + high) // 2
+            if replace(self, messages=middle).top_level_messages() >= pairs:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     def to_cli_args(self) -> list[str]:
         """The `serve` arguments that reproduce this configuration in a subprocess."""

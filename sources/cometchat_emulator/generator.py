@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from collections.abc import Iterable, Iterator
 
 from .config import EmulatorConfig
 from .model import (
@@ -161,6 +162,18 @@ class _Generator:
     def _conversations(self, users: list[User], groups: list[Group]) -> list[Conversation]:
         conversations = [Conversation(g.index, g.conversation_id, True, g.index) for g in groups]
         n = len(users)
+        if self.cfg.conversations_per_user:
+            pairs: Iterable[tuple[int, int]] = self._circulant_pairs(n, self.cfg.conversations_per_user)
+        else:
+            pairs = sorted(self._random_pairs(n))
+        for a, b in pairs:
+            if users[a].uid > users[b].uid:
+                a, b = b, a
+            cid = f"{users[a].uid}_user_{users[b].uid}"
+            conversations.append(Conversation(len(conversations), cid, False, a, b))
+        return conversations
+
+    def _random_pairs(self, n: int) -> set[tuple[int, int]]:
         wanted = min(self.cfg.effective_user_conversations, n * (n - 1) // 2)
         pairs: set[tuple[int, int]] = set()
         if wanted > n * (n - 1) // 4:
@@ -170,12 +183,22 @@ class _Generator:
             a, b = self.rng.randrange(n), self.rng.randrange(n)
             if a != b:
                 pairs.add((min(a, b), max(a, b)))
-        for a, b in sorted(pairs):
-            if users[a].uid > users[b].uid:
-                a, b = b, a
-            cid = f"{users[a].uid}_user_{users[b].uid}"
-            conversations.append(Conversation(len(conversations), cid, False, a, b))
-        return conversations
+        return pairs
+
+    def _circulant_pairs(self, n: int, k: int) -> Iterator[tuple[int, int]]:
+        """Pairs that give every user exactly k partners (k - 1 when k and n are both odd).
+
+        Users in a shuffled ring, each paired with the users k // 2 distinct offsets away (and, for an odd k,
+        the one opposite): distinct pairs by construction, in O(n k) time, with no set of pairs in memory.
+        """
+        ring = list(range(n))
+        self.rng.shuffle(ring)
+        for offset in self.rng.sample(range(1, (n - 1) // 2 + 1), k // 2):
+            for i in range(n):
+                yield ring[i], ring[(i + offset) % n]
+        if k % 2 and n % 2 == 0:
+            for i in range(n // 2):
+                yield ring[i], ring[i + n // 2]
 
     # -- the message stream -------------------------------------------------------------------------------
 
@@ -301,23 +324,33 @@ class _Generator:
         rng = self.rng
         group_convs = [c for c in talkative if c.is_group]
         user_convs = [c for c in talkative if not c.is_group]
-        participants = {c.index: self._participants(users, groups, c) for c in talkative}
+        group_participants = {c.index: self._participants(users, groups, c) for c in group_convs}
+        # Every 1-on-1 conversation gets one message first, so that every one of them is listed.
+        opening = iter(user_convs if self.cfg.conversations_per_user else ())
+        if self.cfg.conversations_per_user and count < len(user_convs):
+            raise ValueError(f"{count} top-level messages cannot open {len(user_convs)} conversations")
         # Quantise times onto a grid of ~count/3 slots so that many messages share one second.
         slots = max(1, count // 3)
         slot_len = max(1, self.span // slots)
         for _ in range(count):
-            if group_convs and (not user_convs or rng.random() < 0.55):
-                conv = rng.choice(group_convs)
+            conv = next(opening, None)
+            if conv is None:
+                if group_convs and (not user_convs or rng.random() < 0.55):
+                    conv = rng.choice(group_convs)
+                else:
+                    conv = rng.choice(user_convs)
+            if conv.is_group:
+                participants = group_participants[conv.index]
             else:
-                conv = rng.choice(user_convs)
-            sender, lower = rng.choice(participants[conv.index])
+                participants = self._participants(users, groups, conv)
+            sender, lower = rng.choice(participants)
             t = rng.randint(min(lower, self.end), self.end)
             t = min(self.end, self.start + -(-(t - self.start) // slot_len) * slot_len)
             kind = self._kind()
             flags = self._content_flags(kind)
             extra = -1
             if flags & FLAG_MENTION:
-                extra = self._mention(participants[conv.index], sender)
+                extra = self._mention(participants, sender)
                 if extra < 0:
                     flags &= ~FLAG_MENTION
             self._emit(conv.index, sender, t, kind, 0, extra=extra, flags=flags)

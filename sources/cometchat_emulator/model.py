@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,7 @@ class Group:
         return f"group_{self.guid}"
 
 
-@dataclass
+@dataclass(slots=True)  # no per-instance dict: millions of them in a conversation-rich app
 class Conversation:
     """A 1-on-1 pair (`a`, `b` user indices, uid(a) < uid(b)) or a group (`a` = group index, `b` = -1)."""
 
@@ -85,12 +86,13 @@ class Conversation:
         return self.b if viewer == self.a else self.a
 
 
-@dataclass
+@dataclass(slots=True)
 class ViewerState:
     """Per (viewer, conversation): the unread count and the viewer's own conversation tags."""
 
     unread: int = 0
-    tags: list[str] = field(default_factory=list)
+    # Replaced whole, never changed in place: the shared empty tuple saves a list per row of a large app.
+    tags: Sequence[str] = ()
     deleted: bool = False  # the viewer deleted the conversation; a new message brings it back
 
 

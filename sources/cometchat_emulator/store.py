@@ -46,6 +46,7 @@ class Store:
         self._cache_version = -1
         self._rows: list[ConversationRow] = []
         self._rows_by_viewer: dict[int, list[int]] = {}
+        self._rows_by_type: dict[bool, list[ConversationRow]] = {}
         self._user_list: list[User] = []
         self._group_list: list[Group] = []
 
@@ -141,6 +142,7 @@ class Store:
         for viewer, conv in rows:
             by_viewer.setdefault(viewer, []).append(conv)
         self._rows_by_viewer = by_viewer
+        self._rows_by_type = {}
         self._cache_version = self.version
 
     def users(self) -> list[User]:
@@ -158,6 +160,18 @@ class Store:
             ((u, m.joined_at) for u, m in group.members.items() if not users[u].deleted),
             key=lambda item: (item[1], users[item[0]].uid),
         )
+
+    def app_rows_of_type(self, is_group: bool) -> list[ConversationRow]:
+        """The app-wide rows of one conversation type, in app-wide order; kept until the next mutation, as a
+        list of millions of rows filtered again for every page would cost more than serving the page."""
+        self._refresh()
+        rows = self._rows_by_type.get(is_group)
+        if rows is None:
+            convs = self.data.conversations
+            rows = self._rows_by_type[is_group] = [
+                row for row in self._rows if convs[row[1]].is_group == is_group
+            ]
+        return rows
 
     def conversation_rows(self, viewer: int | None = None, listed: bool = False) -> list[ConversationRow]:
         """App-wide rows by (uid, updatedAt, conversationWith); one viewer's rows by updatedAt desc.
