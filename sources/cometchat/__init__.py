@@ -28,6 +28,7 @@ from .credentials import CometChatCredentials
 from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .ids import id_problem, safe_repr
+from .memory import release_freed_memory
 from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_BACKFILL_WINDOWS,
@@ -418,6 +419,7 @@ def messages(
         yield from tables.flush()
         if late_changes == "updates":
             _store_boundary(state, boundary, add=continuing)
+        release_freed_memory()  # before the load step, which runs in this process
 
     return with_child_tables(messages_resource)
 
@@ -464,6 +466,7 @@ def _range_shard(
         ranges.pop(key, None)
     yield from tables.add(held.values(), changed=True)
     yield from tables.flush()
+    release_freed_memory()
 
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.
