@@ -1,6 +1,7 @@
 """Where the memory of run.py's load goes, slice by slice. Prints one JSON line per step, then a summary.
 
-    python -m pipelines.bench.memory_slices --messages 1000000 [--trim] [--windows N] [--workdir DIR]
+    python -m pipelines.bench.memory_slices --messages 1000000 [--windows N] [--trim] [--release]
+        [--statements] [--duckdb-limit 64MB] [--duckdb-set KEY=VALUE] [--workdir DIR]
 
 Starts an emulator (its own process, excluded from every figure) and loads it as run.py does (`run_load`:
 messages in slices of `messages_per_load`, one `pipeline.run` each), in this process. Each step (extract,
@@ -8,7 +9,9 @@ normalize, load of every slice) prints its peak resident memory (sampled every 0
 memory, the Python heap as the allocator sees it (glibc's `mallinfo2`: in use, free but kept, in mmapped
 blocks, and its arena count), pyarrow's pool, the gc's object count, and the DuckDB file and its write-ahead
 log. `--trim` hands glibc's freed memory back to the system after each step (`malloc_trim`), to show how much
-of the resident memory is memory freed but kept.
+of the resident memory is memory freed but kept. The sampler is a thread of this process: a peak shorter than
+its 0.1 s, or one while a C call holds the GIL, can be missed (a sampler outside the process, every 2 s, saw up
+to 25 MB more in one run); the benchmark's process-tree figures come from outside (`--only memory`).
 """
 
 import argparse
