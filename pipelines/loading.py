@@ -34,7 +34,7 @@ DATASET_NAME = "cometchat_data"
 # DuckDB takes up to 80% of RAM and a thread per core by default; capped (and one thread: each holds its own
 # buffers), a big merge spills to disk and the whole load stays within README, Performance's memory budget.
 # Set here rather than in .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (secret).
-DUCKDB_MEMORY_LIMIT = "128MB"
+DUCKDB_MEMORY_LIMIT = "64MB"
 DUCKDB_THREADS = 1
 
 

@@ -29,6 +29,7 @@ from .destination_hints import primary_key_merges_only, use_destination_hints, u
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
+from .memory import release_freed_memory
 from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_BACKFILL_WINDOWS,
@@ -423,6 +424,7 @@ def messages(
             yield from tables.flush()
             if late_changes == "updates":
                 _store_boundary(state, boundary, add=continuing)
+        release_freed_memory()  # before the load step, which runs in this process
 
     return with_child_tables(messages_resource)
 
@@ -469,6 +471,7 @@ def _range_shard(
         ranges.pop(key, None)
     yield from tables.add(held.values(), changed=True)
     yield from tables.flush()
+    release_freed_memory()
 
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.

@@ -178,7 +178,7 @@ def test_duckdb_memory_is_capped_and_a_configured_file_still_wins(tmp_path, monk
     pipeline = build_pipeline(pipeline_name="capped", pipelines_dir=str(tmp_path / "p"), progress=None)
     pipeline.run([{"a": 1}], table_name="t")
     with pipeline.sql_client() as client:
-        assert client.execute_sql("SELECT current_setting('memory_limit')")[0][0] == "122.0 MiB"  # 128 MB
+        assert client.execute_sql("SELECT current_setting('memory_limit')")[0][0] == "61.0 MiB"  # 64 MB
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "elsewhere.duckdb"))
     configured = build_pipeline(pipeline_name="moved", pipelines_dir=str(tmp_path / "p"), progress=None)
     configured.run([{"a": 1}], table_name="t")
