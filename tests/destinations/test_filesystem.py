@@ -35,7 +35,9 @@ def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator
 
     load_from(emulator, pipeline)
 
-    assert install_delta_extension(), "duckdb-extension-delta (the lake extra) must serve DuckDB's delta extension"
+    assert install_delta_extension(), (
+        "duckdb-extension-delta (the lake extra) must serve DuckDB's delta extension"
+    )
     truth = emulator.ground_truth()
     assert_matches_ground_truth(pipeline, truth)  # read through pipeline.dataset()
     assert len(pipeline.dataset()["messages"].df()) == len(truth["messages"])  # merged, not appended
