@@ -16,6 +16,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
 from .arrow_pages import MessagePages, refuse_nested_child_tables, use_child_table_merges, with_child_tables
+from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -345,6 +346,8 @@ def messages(
             one_row_per_id = primary_key_merges_only()
             refuse_nested_child_tables()
             use_child_table_merges(one_row_per_id)
+            if not one_row_per_id:
+                declare_deduplicated(True)  # one_copy.py sets it back for a package that keeps two copies
             if messages_until is not None:
                 start = FIRST_TIMESTAMP if messages_from is None else messages_from
                 yield from _range_shard(
@@ -378,7 +381,7 @@ def messages(
                     stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
                     state["updates_since"] = int(stamp)
             held: dict[int, tuple[int, TDataItem]] = {}
-            tables = MessagePages()
+            tables = _message_tables(one_row_per_id)
             state["more"] = False
             loaded = 0
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
@@ -447,7 +450,7 @@ def _range_shard(
     key = f"{start}:{until}"
     after = tuple(ranges[key]) if key in ranges else None
     held: dict[int, tuple[int, TDataItem]] = {}
-    tables = MessagePages()
+    tables = _message_tables(one_row_per_id)
     state["more"] = False
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
@@ -472,6 +475,12 @@ def _range_shard(
     yield from tables.add(held.values(), changed=True)
     yield from tables.flush()
     release_freed_memory()
+
+
+def _message_tables(one_row_per_id: bool) -> MessagePages | OneCopyPerMessage:
+    """Where the destination deduplicates a merge's staged rows, a package holding each message once spares it
+    that work; a delta table (merges on the primary key only) gets its one row per id from the held copies."""
+    return MessagePages() if one_row_per_id else OneCopyPerMessage()
 
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.

@@ -96,13 +96,16 @@ def child_table(kind: str) -> str:
 
 
 class _ArrowNotices(logging.Filter):
-    """Drops two notices dlt logs as warnings on every batch of message tables: that the JSON columns arrive
-    as text (their `json` hint is meant to win), and, where the destination takes no parquet (Postgres without
-    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway)."""
+    """Drops notices dlt logs as warnings on every batch or load of message tables: that the JSON columns arrive
+    as text (their `json` hint is meant to win); where the destination takes no parquet (Postgres without
+    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway); and
+    that `version_id`'s dedup_sort is not used when a package declares its staged rows deduplicated."""
 
     NOTICES = (
         "In resource: messages, when merging arrow schema",
         "yielded as arrow and job file format insert_values",
+        # A package that holds each message once skips the dedup by `version_id` (one_copy.py).
+        "Staging data is declared as already deduplicated",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -195,9 +198,12 @@ class MessagePages:
     surplus rows a newer copy drops.
     """
 
-    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, batch_size: int = BATCH_SIZE, keep_keys: bool = False) -> None:
         self.batch_size = batch_size
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
+        # With `keep_keys`: the (ids, versions) of every batch handed out, for `one_copy.py`.
+        self.keep_keys = keep_keys
+        self.keys: list[tuple[pa.Array, pa.Array]] = []
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -230,6 +236,8 @@ class MessagePages:
         stamps = {name: _int_array(columns[name]) for name in _STAMPS}
         if versions.null_count:
             versions = pc.if_else(pc.is_null(versions), listed_versions(*stamps.values()), versions)
+        if self.keep_keys:
+            self.keys.append((ids, versions))
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
         arrays.update((name, _timestamps(values)) for name, values in stamps.items())
@@ -408,6 +416,10 @@ def _table(
             arrays[name] = _array(columns[name], data_type)
         fields.append(pa.field(name, _ARROW_TYPES[data_type], nullable=column.get("nullable", True)))
     return pa.Table.from_arrays([arrays[name] for name in schema], schema=pa.schema(fields))
+
+
+def empty_table(schema: TTableSchemaColumns) -> pa.Table:
+    return _table({name: [] for name in schema}, schema, {})
 
 
 def _array(values: list[Any], data_type: str) -> pa.Array:
