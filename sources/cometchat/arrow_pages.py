@@ -14,9 +14,9 @@ copies of a message (the original and the copies that edits and deletes carry), 
 win position by position, and the positions past its end are filled with rows flagged `_superseded`
 (dlt's `hard_delete`), which drop the older copy's surplus rows and are never stored. A changed copy
 always sends at least one such row per child table, so that its `message_id` reaches the merge and the
-stored rows are replaced even when none are left. This is exact when a load receives each message's copies
-oldest `version_id` first, as the forward read does: an action always comes after the message it changes,
-and its id, the changed copy's version, is larger.
+stored rows are replaced even when none are left. This position-wise dedup is exact when a load receives
+each message's copies oldest `version_id` first. `one_copy.py` makes most packages hold one copy per message
+(then dlt skips the dedup) and, where one keeps two, hands the listed copy over before the newer one.
 """
 
 import logging
