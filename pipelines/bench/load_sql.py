@@ -38,7 +38,11 @@ def save_package(messages: int, directory: Path) -> None:
     """Extracts and normalizes scenario 1's data into a pipeline under `directory`, leaving it unloaded."""
     sizes = SIZES["default"]
     config = EmulatorConfig(
-        seed=1, users=sizes["users"], groups=sizes["groups"], members_per_group=sizes["members"], messages=messages
+        seed=1,
+        users=sizes["users"],
+        groups=sizes["groups"],
+        members_per_group=sizes["members"],
+        messages=messages,
     )
     with Emulator(config) as emulator:
         credentials = CometChatCredentials(
@@ -62,7 +66,9 @@ def _pipeline(directory: Path) -> Any:
 def _kind(statement: str) -> str:
     """A short label: what the statement does and to which table."""
     text = " ".join(statement.split())
-    table = re.findall(r'"(messages[a-z_]*|users[a-z_]*|groups[a-z_]*|group_[a-z_]*|user_[a-z_]*|_dlt_[a-z_]*)"', text)
+    table = re.findall(
+        r'"(messages[a-z_]*|users[a-z_]*|groups[a-z_]*|group_[a-z_]*|user_[a-z_]*|_dlt_[a-z_]*)"', text
+    )
     name = table[0] if table else "-"
     upper = text.upper()
     if "READ_PARQUET" in upper or "FROM READ_" in upper:
@@ -77,7 +83,7 @@ def _kind(statement: str) -> str:
         kind = "temp table"
     elif upper.startswith("CHECKPOINT"):
         kind = "checkpoint"
-    elif upper.startswith("TRUNCATE") or upper.startswith("DELETE FROM") and "STAGING" in upper:
+    elif upper.startswith("TRUNCATE") or (upper.startswith("DELETE FROM") and "STAGING" in upper):
         kind = "truncate"
     else:
         kind = "other"
@@ -131,13 +137,17 @@ def load_once(saved: Path) -> dict:
         statements = sorted(totals.items(), key=lambda item: -item[1][1])
         result["sql cpu s"] = round(sum(entry[1] for _, entry in statements), 2)
         result["statements (cpu s, wall s, count)"] = {
-            label: [round(entry[1], 2), round(entry[0], 2), entry[2]] for label, entry in statements if entry[0] > 0.02
+            label: [round(entry[1], 2), round(entry[0], 2), entry[2]]
+            for label, entry in statements
+            if entry[0] > 0.02
         }
         return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=SIZES["default"]["messages"])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="keep the saved package in this directory")

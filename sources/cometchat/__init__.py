@@ -16,7 +16,6 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
 from .arrow_pages import MessagePages, refuse_nested_child_tables, use_child_table_merges, with_child_tables
-from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -31,6 +30,7 @@ from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
 from .memory import release_freed_memory
+from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_BACKFILL_WINDOWS,

@@ -134,9 +134,9 @@ def _only(table: pa.Table, name: str, kept: pa.Table) -> pa.Table:
     """The rows of `table` that belong to the kept copies."""
     key = "id" if name == MESSAGES else "message_id"
     columns = table.column_names
-    return table.join(kept.rename_columns([key, "version_id"]), [key, "version_id"], join_type="left semi").select(
-        columns
-    )
+    return table.join(
+        kept.rename_columns([key, "version_id"]), [key, "version_id"], join_type="left semi"
+    ).select(columns)
 
 
 def _empty(name: str) -> pa.Table:

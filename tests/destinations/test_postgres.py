@@ -43,7 +43,9 @@ def test_run_py_loads_postgres_twice_without_warnings(make_emulator, postgres_ur
             assert word not in err, err
 
 
-def test_postgres_is_exact_when_messages_change_while_the_run_reads_them(make_emulator, postgres_uri, tmp_path):
+def test_postgres_is_exact_when_messages_change_while_the_run_reads_them(
+    make_emulator, postgres_uri, tmp_path
+):
     # A package with two copies of a message keeps dlt's dedup (hint false, empty tables carry it); the next,
     # with one copy each, skips it.
     emulator = make_emulator(seed=21, messages=400)

@@ -125,7 +125,9 @@ def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator,
 
     assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
     # Each slice holds its messages once, plus the changed copies of messages that an earlier slice loaded.
-    assert summary.rows_per_table["messages"] == len(truth["messages"]) + copies_from_earlier_slices(truth, 1000)
+    assert summary.rows_per_table["messages"] == len(truth["messages"]) + copies_from_earlier_slices(
+        truth, 1000
+    )
     assert_declared_deduplicated(pipeline, True)
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline, messages_per_load=1000)

@@ -32,7 +32,9 @@ class ChangesMessagesAfterTheFirstPage(CometChatClient):
             yield page
             if number == 0:
                 plain = [
-                    m for m in page if m["category"] == "message" and "deletedAt" not in m and "parentId" not in m
+                    m
+                    for m in page
+                    if m["category"] == "message" and "deletedAt" not in m and "parentId" not in m
                 ]
                 # A message a few seconds later moves the emulator's clock (the newest message's second) on.
                 self.emulator.add_messages(1, sent_at=max(int(m["sentAt"]) for m in page) + 5)
@@ -53,7 +55,9 @@ def test_messages_changed_while_the_run_reads_them_load_once_as_changed(make_emu
     run_load(pipeline, client, resources=["messages"])
 
     assert client.changed
-    assert_messages_match_ground_truth(pipeline, emulator.ground_truth())  # every id once, each child row once
+    assert_messages_match_ground_truth(
+        pipeline, emulator.ground_truth()
+    )  # every id once, each child row once
     messages = table(pipeline, "messages").set_index("id")
     assert messages.loc[int(client.changed[0]), "text"] == "edited while the run reads it"
     reactions = table(pipeline, "messages__reactions")

@@ -44,7 +44,10 @@ def test_a_message_listed_before_a_newer_copy_arrives_keeps_dlts_dedup_and_the_n
     assert stored(pipeline, "tags", "value") == [(10, "z")]
     assert stored(pipeline, "reactions", "reaction") == []
     with pipeline.sql_client() as sql:
-        assert sql.execute_sql("SELECT id, text FROM messages ORDER BY id") == [(10, "hi (edited)"), (11, None)]
+        assert sql.execute_sql("SELECT id, text FROM messages ORDER BY id") == [
+            (10, "hi (edited)"),
+            (11, None),
+        ]
     assert loaded_rows(pipeline) == 3  # both copies: dlt keeps the newest
     assert declared_deduplicated(pipeline) == {False}
 
