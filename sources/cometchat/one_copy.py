@@ -3,9 +3,10 @@
 A package of messages can hold several copies of one message: the copy its page lists, and the changed copies
 that edit and delete action messages carry, or that the late-changes pass (updates, lookback) reads again.
 dlt deduplicates the staged rows of every merged table with a `ROW_NUMBER()` window per key, which was a third
-of DuckDB's load step at 200,000 messages. Here the listed copies stream as before, while the changed copies are
-held, as arrow tables, until the package's end; there the newest changed copy of each message is kept only if
-it is newer than the copy its page listed (which is usually read after the change, so at least as new), and the
+of DuckDB's load step at 200,000 messages. Here the listed copies stream as before. A changed copy no newer
+than the listed copy of its message, read earlier in the package (which is usually read after the change, so
+at least as new), is dropped on arrival; the others are held, as arrow tables, until the package's end, where
+the newest changed copy of each message is kept only if it is newer than any copy the package listed, and the
 tables are declared deduplicated (dlt's `x-stage-data-deduplicated` table hint, which turns the window into a
 plain `SELECT`).
 
@@ -32,6 +33,7 @@ from .arrow_pages import (
     child_table,
     empty_table,
 )
+from .versions import copy_version
 
 DEDUPLICATED = "x-stage-data-deduplicated"
 MESSAGES = "messages"
@@ -64,10 +66,17 @@ class OneCopyPerMessage:
         # listed one's rows.
         self.changed.longest = self.listed.longest
         self.held_versions: dict[int, int] = {}
+        # Versions of the listed copies of changed messages (edited, deleted, updated later), which the copies
+        # that actions and the updates pass bring are usually no newer than: those are dropped on arrival.
+        self.listed_changed: dict[int, int] = {}
         self.held_tables: list[Any] = []
         self.deduplicated: bool | None = None  # known after flush
 
-    def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
+    def add_listed(self, messages: list[TDataItem]) -> Iterator[Any]:
+        for message in messages:
+            get = message.get
+            if get("editedAt") or get("deletedAt") or get("updatedAt") != get("sentAt"):
+                self.listed_changed[int(message["id"])] = copy_version(message)
         return self.listed.add_listed(messages)
 
     def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = True) -> Iterator[Any]:
@@ -77,6 +86,8 @@ class OneCopyPerMessage:
             if version is None:
                 raise ValueError("a changed copy needs its version")
             key = int(message["id"])
+            if self.listed_changed.get(key, -1) >= version:
+                continue  # listed in this package at least as new: most changed copies, never reshaped
             if self.held_versions.get(key, -1) < version:
                 self.held_versions[key] = version
                 newer.append((version, message))
@@ -131,12 +142,9 @@ def _name_and_table(item: Any) -> tuple[str, pa.Table]:
 
 
 def _only(table: pa.Table, name: str, kept: pa.Table) -> pa.Table:
-    """The rows of `table` that belong to the kept copies."""
-    key = "id" if name == MESSAGES else "message_id"
-    columns = table.column_names
-    return table.join(
-        kept.rename_columns([key, "version_id"]), [key, "version_id"], join_type="left semi"
-    ).select(columns)
+    """The rows of `table` that belong to the kept copies (one version per id)."""
+    at = pc.index_in(table.column("id" if name == MESSAGES else "message_id"), value_set=kept.column("id"))
+    return table.filter(pc.equal(table.column("version_id"), kept.column("version_id").take(at)))
 
 
 def _empty(name: str) -> pa.Table:

@@ -9,7 +9,17 @@ MESSAGE_TABLES = ("messages", "messages__entities", "messages__reactions", "mess
 
 
 def declared_deduplicated(pipeline: dlt.Pipeline) -> set:
-    return {pipeline.default_schema.tables[name].get("x-stage-data-deduplicated") for name in MESSAGE_TABLES}
+    tables = pipeline.default_schema.tables
+    return {tables[name].get("x-stage-data-deduplicated") for name in MESSAGE_TABLES if name in tables}
+
+
+def stored_if_any(pipeline: dlt.Pipeline, kind: str, value: str) -> list[tuple]:
+    """`stored`, or no rows where no load has created the table yet."""
+    with pipeline.sql_client() as sql:
+        found = sql.execute_sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = %s", f"messages__{kind}"
+        )
+    return stored(pipeline, kind, value) if found[0][0] else []
 
 
 def loaded_rows(pipeline: dlt.Pipeline) -> int:
@@ -26,7 +36,7 @@ def test_a_listed_copy_newer_than_the_copy_a_later_action_carries_wins_with_only
     run(pipeline, client, requests_mock, [now, edit(11, 101, at_edit)])
 
     assert stored(pipeline, "tags", "value") == [(10, "a")]
-    assert stored(pipeline, "reactions", "reaction") == []
+    assert stored_if_any(pipeline, "reactions", "reaction") == []
     with pipeline.sql_client() as sql:
         assert sql.execute_sql("SELECT id, text FROM messages ORDER BY id") == [(10, "edited"), (11, None)]
     assert loaded_rows(pipeline) == 2  # the action's older copy is left out of the package
