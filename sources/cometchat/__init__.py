@@ -421,6 +421,9 @@ def messages(
                 if one_row_per_id:
                     # Messages sent after this run's cursor were read by its own pages (or a later slice's).
                     _hold_newest_copies(copies, after, held)
+                elif late_changes == "lookback" and isinstance(tables, OneCopyPerMessage):
+                    # Messages before this run's cursor, which its own pages never list: streamed, not held.
+                    yield from tables.add_current(copies)
                 else:
                     yield from tables.add(copies, changed=True)
             yield from tables.add(held.values(), changed=True)

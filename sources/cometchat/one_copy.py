@@ -79,6 +79,12 @@ class OneCopyPerMessage:
                 self.listed_changed[int(message["id"])] = copy_version(message)
         return self.listed.add_listed(messages)
 
+    def add_current(self, copies: list[tuple[int, TDataItem]]) -> Iterator[Any]:
+        """Copies as a list returns them now of messages that no other list of this package holds (the lookback
+        re-read of messages before the cursor): streamed as listed copies that replace the stored child rows,
+        so that a long look back is not held; the changed copies held for them are checked at the end."""
+        return self.listed.add(copies, changed=True)
+
     def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = True) -> Iterator[Any]:
         """Holds each changed copy newer than the copies of its message held so far; yields nothing."""
         newer = []
