@@ -20,6 +20,7 @@ each message's copies oldest `version_id` first. `one_copy.py` makes most packag
 """
 
 import logging
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -201,9 +202,10 @@ class MessagePages:
     def __init__(self, batch_size: int = BATCH_SIZE, keep_keys: bool = False) -> None:
         self.batch_size = batch_size
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
-        # With `keep_keys`: the (ids, versions) of every batch handed out, for `one_copy.py`.
+        # With `keep_keys`: the ids and versions of every copy handed out, for `one_copy.py`. Two growing arrays
+        # outside pyarrow's pool: small arrow arrays kept for the whole read would pin its freed pages.
         self.keep_keys = keep_keys
-        self.keys: list[tuple[pa.Array, pa.Array]] = []
+        self.key_ids, self.key_versions = array("q"), array("q")
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -237,7 +239,8 @@ class MessagePages:
         if versions.null_count:
             versions = pc.if_else(pc.is_null(versions), listed_versions(*stamps.values()), versions)
         if self.keep_keys:
-            self.keys.append((ids, versions))
+            self.key_ids.extend(ids.to_pylist())
+            self.key_versions.extend(versions.to_pylist())
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
         arrays.update((name, _timestamps(values)) for name, values in stamps.items())

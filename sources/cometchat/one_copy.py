@@ -16,6 +16,7 @@ to false on every message table before its last rows, and dlt deduplicates that 
 `version_id`, with the `_superseded` rows; the listed copy comes first, as that needs).
 """
 
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -129,12 +130,12 @@ class OneCopyPerMessage:
         ids = pa.array(list(self.held_versions), pa.int64())
         versions = pa.array(list(self.held_versions.values()), pa.int64())
         self.held_versions = {}
-        listed_ids = pa.chunked_array([keys[0] for keys in self.listed.keys], pa.int64())
-        listed_versions = pa.chunked_array([keys[1] for keys in self.listed.keys], pa.int64())
-        self.listed.keys = []
+        listed_ids = pa.array(self.listed.key_ids, pa.int64())
+        listed_versions = pa.array(self.listed.key_versions, pa.int64())
+        self.listed.key_ids, self.listed.key_versions = array("q"), array("q")
         unique = pc.count_distinct(listed_ids).as_py() == len(listed_ids)
-        at = pc.index_in(ids, value_set=listed_ids.combine_chunks())
-        newer = pc.greater(versions, listed_versions.combine_chunks().take(at))  # null where not listed
+        at = pc.index_in(ids, value_set=listed_ids)
+        newer = pc.greater(versions, listed_versions.take(at))  # null where not listed
         keep = pc.or_kleene(pc.is_null(at), newer)
         stale_listed = pc.any(newer).as_py() or False
         kept = pa.table({"id": ids.filter(keep), "version_id": versions.filter(keep)})
