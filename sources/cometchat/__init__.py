@@ -30,6 +30,7 @@ from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
 from .memory import release_freed_memory
+from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .settings import (
     DEFAULT_BACKFILL_WINDOWS,
@@ -345,6 +346,8 @@ def messages(
             one_row_per_id = primary_key_merges_only()
             refuse_nested_child_tables()
             use_child_table_merges(one_row_per_id)
+            if not one_row_per_id:
+                declare_deduplicated(True)  # one_copy.py sets it back for a package that keeps two copies
             if messages_until is not None:
                 start = FIRST_TIMESTAMP if messages_from is None else messages_from
                 yield from _range_shard(
@@ -378,7 +381,7 @@ def messages(
                     stamp = (newest.get("updatedAt") or newest["sentAt"]) if newest else FIRST_TIMESTAMP
                     state["updates_since"] = int(stamp)
             held: dict[int, tuple[int, TDataItem]] = {}
-            tables = MessagePages()
+            tables = _message_tables(one_row_per_id)
             state["more"] = False
             loaded = 0
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
@@ -418,6 +421,9 @@ def messages(
                 if one_row_per_id:
                     # Messages sent after this run's cursor were read by its own pages (or a later slice's).
                     _hold_newest_copies(copies, after, held)
+                elif late_changes == "lookback" and isinstance(tables, OneCopyPerMessage):
+                    # Messages before this run's cursor, which its own pages never list: streamed, not held.
+                    yield from tables.add_current(copies)
                 else:
                     yield from tables.add(copies, changed=True)
             yield from tables.add(held.values(), changed=True)
@@ -447,7 +453,7 @@ def _range_shard(
     key = f"{start}:{until}"
     after = tuple(ranges[key]) if key in ranges else None
     held: dict[int, tuple[int, TDataItem]] = {}
-    tables = MessagePages()
+    tables = _message_tables(one_row_per_id)
     state["more"] = False
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
@@ -472,6 +478,12 @@ def _range_shard(
     yield from tables.add(held.values(), changed=True)
     yield from tables.flush()
     release_freed_memory()
+
+
+def _message_tables(one_row_per_id: bool) -> MessagePages | OneCopyPerMessage:
+    """Where the destination deduplicates a merge's staged rows, a package holding each message once spares it
+    that work; a delta table (merges on the primary key only) gets its one row per id from the held copies."""
+    return MessagePages() if one_row_per_id else OneCopyPerMessage()
 
 
 # Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.

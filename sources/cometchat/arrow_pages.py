@@ -14,12 +14,13 @@ copies of a message (the original and the copies that edits and deletes carry), 
 win position by position, and the positions past its end are filled with rows flagged `_superseded`
 (dlt's `hard_delete`), which drop the older copy's surplus rows and are never stored. A changed copy
 always sends at least one such row per child table, so that its `message_id` reaches the merge and the
-stored rows are replaced even when none are left. This is exact when a load receives each message's copies
-oldest `version_id` first, as the forward read does: an action always comes after the message it changes,
-and its id, the changed copy's version, is larger.
+stored rows are replaced even when none are left. This position-wise dedup is exact when a load receives
+each message's copies oldest `version_id` first. `one_copy.py` makes most packages hold one copy per message
+(then dlt skips the dedup) and, where one keeps two, hands the listed copy over before the newer one.
 """
 
 import logging
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -96,13 +97,16 @@ def child_table(kind: str) -> str:
 
 
 class _ArrowNotices(logging.Filter):
-    """Drops two notices dlt logs as warnings on every batch of message tables: that the JSON columns arrive
-    as text (their `json` hint is meant to win), and, where the destination takes no parquet (Postgres without
-    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway)."""
+    """Drops notices dlt logs as warnings on every batch or load of message tables: that the JSON columns arrive
+    as text (their `json` hint is meant to win); where the destination takes no parquet (Postgres without
+    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway); and
+    that `version_id`'s dedup_sort is not used when a package declares its staged rows deduplicated."""
 
     NOTICES = (
         "In resource: messages, when merging arrow schema",
         "yielded as arrow and job file format insert_values",
+        # A package that holds each message once skips the dedup by `version_id` (one_copy.py).
+        "Staging data is declared as already deduplicated",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -195,9 +199,13 @@ class MessagePages:
     surplus rows a newer copy drops.
     """
 
-    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, batch_size: int = BATCH_SIZE, keep_keys: bool = False) -> None:
         self.batch_size = batch_size
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
+        # With `keep_keys`: the ids and versions of every copy handed out, for `one_copy.py`. Two growing arrays
+        # outside pyarrow's pool: small arrow arrays kept for the whole read would pin its freed pages.
+        self.keep_keys = keep_keys
+        self.key_ids, self.key_versions = array("q"), array("q")
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -230,6 +238,9 @@ class MessagePages:
         stamps = {name: _int_array(columns[name]) for name in _STAMPS}
         if versions.null_count:
             versions = pc.if_else(pc.is_null(versions), listed_versions(*stamps.values()), versions)
+        if self.keep_keys:
+            self.key_ids.extend(ids.to_pylist())
+            self.key_versions.extend(versions.to_pylist())
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
         arrays.update((name, _timestamps(values)) for name, values in stamps.items())
@@ -408,6 +419,10 @@ def _table(
             arrays[name] = _array(columns[name], data_type)
         fields.append(pa.field(name, _ARROW_TYPES[data_type], nullable=column.get("nullable", True)))
     return pa.Table.from_arrays([arrays[name] for name in schema], schema=pa.schema(fields))
+
+
+def empty_table(schema: TTableSchemaColumns) -> pa.Table:
+    return _table({name: [] for name in schema}, schema, {})
 
 
 def _array(values: list[Any], data_type: str) -> pa.Array:

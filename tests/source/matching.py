@@ -7,7 +7,7 @@ from .expected import (
     expected_entities,
     expected_messages,
 )
-from .loaded import child_lists, loaded_child_rows, loaded_conversations, loaded_messages, table
+from .loaded import child_lists, loaded_child_rows, loaded_conversations, loaded_messages, table, tables
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 
@@ -41,7 +41,19 @@ def assert_matches_ground_truth(pipeline, truth: dict) -> None:
             truth, conversation_type
         )
 
+    assert_messages_match_ground_truth(pipeline, truth)
+
+
+def assert_messages_match_ground_truth(pipeline, truth: dict) -> None:
+    """`messages` and its child tables equal the ground truth, each message and each child row once."""
     assert loaded_messages(pipeline) == expected_messages(truth)
     assert loaded_child_rows(pipeline, "entities") == expected_entities(truth)
     for kind in CHILD_KINDS[1:]:
         assert loaded_child_rows(pipeline, kind) == expected_children(truth, kind), kind
+    # The rows are compared as sets above: a row loaded twice (two copies of a message in one load package,
+    # neither deduplicated) shows as a repeated key.
+    for kind in CHILD_KINDS:
+        name = f"messages__{kind}"
+        if name in tables(pipeline):
+            keys = table(pipeline, name)[["message_id", "_dlt_list_idx"]]
+            assert not keys.duplicated().any(), f"{name}: a child row loaded twice"

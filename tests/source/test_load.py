@@ -4,11 +4,29 @@ import dlt
 import pytest
 
 from sources.cometchat import cometchat_source
+from sources.cometchat.shaping import changed_message_id
 
 from .conftest import load_from
 from .expected import changed_since, expected_messages
 from .loaded import loaded_child_rows, loaded_messages, table, tables
 from .matching import assert_matches_ground_truth
+
+
+def assert_declared_deduplicated(pipeline: dlt.Pipeline, deduplicated: bool) -> None:
+    """The last package's message tables told dlt whether their staged rows hold one copy per key."""
+    for name in ("messages", "messages__entities", "messages__reactions", "messages__tags"):
+        assert pipeline.default_schema.tables[name].get("x-stage-data-deduplicated") is deduplicated, name
+
+
+def copies_from_earlier_slices(truth: dict, per_slice: int) -> int:
+    """Changed copies an edit/delete action carries of a message sent in an earlier slice of `per_slice`."""
+    slice_of = {int(m["id"]): index // per_slice for index, m in enumerate(truth["messages"])}
+    targets = {
+        (slice_of[int(m["id"])], changed_message_id(m))
+        for m in truth["messages"]
+        if m["category"] == "action" and m["type"] == "message"
+    }
+    return sum(1 for action_slice, target in targets if slice_of[target] < action_slice)
 
 
 def test_full_load_equals_ground_truth(emulator, make_pipeline, monkeypatch):
@@ -19,9 +37,10 @@ def test_full_load_equals_ground_truth(emulator, make_pipeline, monkeypatch):
     truth = emulator.ground_truth()
 
     assert_matches_ground_truth(pipeline, truth)
-    # Every message once, plus the changed copy that each edit/delete action carries (merged away on load).
-    changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
-    assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
+    # Every message once: the changed copies that edit/delete actions carry are no newer than the listed copies
+    # read before them, so the package holds one copy per message and dlt skips its dedup (one_copy.py).
+    assert summary.rows_per_table["messages"] == len(truth["messages"])
+    assert_declared_deduplicated(pipeline, True)
     # The history holds every kind of row the issue names.
     messages = loaded_messages(pipeline)
     assert any(m["parent_id"] for m in messages.values())
@@ -105,8 +124,11 @@ def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator,
     summary = load_from(emulator, pipeline, messages_per_load=1000)  # one page of 1000 per slice
 
     assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
-    changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
-    assert summary.rows_per_table["messages"] == len(truth["messages"]) + changes
+    # Each slice holds its messages once, plus the changed copies of messages that an earlier slice loaded.
+    assert summary.rows_per_table["messages"] == len(truth["messages"]) + copies_from_earlier_slices(
+        truth, 1000
+    )
+    assert_declared_deduplicated(pipeline, True)
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline, messages_per_load=1000)
     assert again.rows_per_table == {}
@@ -149,11 +171,12 @@ def test_next_run_brings_exactly_the_changes(make_emulator, make_pipeline):
         after = emulator.ground_truth()
 
         assert_matches_ground_truth(pipeline, after)
-        # 5 new messages + 2 action messages (edit, delete) + the 2 copies they carry + the updates pass: the
-        # edited and deleted messages again (the newest second of the last run is read again, found unchanged).
+        # 5 new messages + 2 action messages (edit, delete) + the edited and the deleted message once each: the
+        # copies the actions carry and those the updates pass reads again are one copy per message in the package.
         updated = changed_since(after, before["messages"][-1]["updatedAt"] + 1)
         assert updated == 2
-        assert summary.rows_per_table["messages"] == len(new_ids) + 2 + 2 + updated
+        assert summary.rows_per_table["messages"] == len(new_ids) + 2 + updated
+        assert_declared_deduplicated(pipeline, True)
         assert summary.rows_per_table["user_conversations"] >= 1
         assert emulator.stats()["total"] <= 10
 

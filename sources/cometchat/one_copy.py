@@ -1,0 +1,158 @@
+"""One copy of each message per load package, so that the destination's merge skips its deduplication.
+
+A package of messages can hold several copies of one message: the copy its page lists, and the changed copies
+that edit and delete action messages carry, or that the late-changes pass (updates, lookback) reads again.
+dlt deduplicates the staged rows of every merged table with a `ROW_NUMBER()` window per key, which was a third
+of DuckDB's load step at 200,000 messages. Here the listed copies stream as before. A changed copy no newer
+than the listed copy of its message, read earlier in the package (which is usually read after the change, so
+at least as new), is dropped on arrival; the others are held, as arrow tables, until the package's end, where
+the newest changed copy of each message is kept only if it is newer than any copy the package listed, and the
+tables are declared deduplicated (dlt's `x-stage-data-deduplicated` table hint, which turns the window into a
+plain `SELECT`).
+
+A listed copy is handed to dlt before a newer copy of it can arrive, so where one does (a message changed while
+the run reads it) or a message was listed twice, the package holds more than one copy: then the hint is set
+to false on every message table before its last rows, and dlt deduplicates that package as before (by
+`version_id`, with the `_superseded` rows; the listed copy comes first, as that needs).
+"""
+
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.typing import TDataItem
+
+from .arrow_pages import (
+    BATCH_SIZE,
+    CHILD_COLUMNS,
+    CHILD_KINDS,
+    ROOT_COLUMNS,
+    MessagePages,
+    child_table,
+    empty_table,
+)
+from .versions import copy_version
+
+DEDUPLICATED = "x-stage-data-deduplicated"
+MESSAGES = "messages"
+
+
+def declare_deduplicated(deduplicated: bool) -> None:
+    """Sets dlt's staged-data-deduplicated hint on `messages` and its child tables (the running resource's)."""
+    resource = dlt.current.resource()
+    resource.apply_hints(additional_table_hints={DEDUPLICATED: deduplicated})
+    for kind in CHILD_KINDS:
+        resource.apply_hints(
+            table_name=child_table(kind),
+            additional_table_hints={DEDUPLICATED: deduplicated},
+            create_table_variant=True,
+        )
+
+
+class OneCopyPerMessage:
+    """`MessagePages` for one load package that holds each message once (see the module's docstring).
+
+    Same interface: `add_listed` for copies as a list returns them now, `add` for changed copies, `flush` at the
+    package's end. Holds the ids and versions of the listed copies (16 bytes each) and the changed copies as
+    arrow tables until `flush`.
+    """
+
+    def __init__(self, batch_size: int = BATCH_SIZE) -> None:
+        self.listed = MessagePages(batch_size, keep_keys=True)
+        self.changed = MessagePages(batch_size)
+        # One bound of the surplus rows for both: where the package keeps two copies, the later one covers the
+        # listed one's rows.
+        self.changed.longest = self.listed.longest
+        self.held_versions: dict[int, int] = {}
+        # Versions of the listed copies of changed messages (edited, deleted, updated later), which the copies
+        # that actions and the updates pass bring are usually no newer than: those are dropped on arrival.
+        self.listed_changed: dict[int, int] = {}
+        self.held_tables: list[Any] = []
+        self.deduplicated: bool | None = None  # known after flush
+
+    def add_listed(self, messages: list[TDataItem]) -> Iterator[Any]:
+        for message in messages:
+            get = message.get
+            if get("editedAt") or get("deletedAt") or get("updatedAt") != get("sentAt"):
+                self.listed_changed[int(message["id"])] = copy_version(message)
+        return self.listed.add_listed(messages)
+
+    def add_current(self, copies: list[tuple[int, TDataItem]]) -> Iterator[Any]:
+        """Copies as a list returns them now of messages that no other list of this package holds (the lookback
+        re-read of messages before the cursor): streamed as listed copies that replace the stored child rows,
+        so that a long look back is not held; the changed copies held for them are checked at the end."""
+        return self.listed.add(copies, changed=True)
+
+    def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = True) -> Iterator[Any]:
+        """Holds each changed copy newer than the copies of its message held so far; yields nothing."""
+        newer = []
+        for version, message in copies:
+            if version is None:
+                raise ValueError("a changed copy needs its version")
+            key = int(message["id"])
+            if self.listed_changed.get(key, -1) >= version:
+                continue  # listed in this package at least as new: most changed copies, never reshaped
+            if self.held_versions.get(key, -1) < version:
+                self.held_versions[key] = version
+                newer.append((version, message))
+        self.held_tables.extend(self.changed.add(newer, changed=True))
+        yield from ()
+
+    def flush(self) -> Iterator[Any]:
+        """The rest of the listed copies, then the changed copies that win; sets the hint for the package."""
+        yield from self.listed.flush()
+        self.held_tables.extend(self.changed.flush())
+        kept, deduplicated = self._winners()
+        self.deduplicated = deduplicated
+        if self.held_tables or not deduplicated:
+            declare_deduplicated(deduplicated)
+        parts: dict[str, list[pa.Table]] = {}
+        for item in self.held_tables:
+            name, table = _name_and_table(item)
+            parts.setdefault(name, []).append(table)
+        self.held_tables = []
+        for name in (MESSAGES, *map(child_table, CHILD_KINDS)):
+            tables = parts.pop(name, [])
+            if tables:
+                table = _only(pa.concat_tables(tables, promote_options="permissive"), name, kept)
+            elif not deduplicated:
+                # A table with no rows here still takes the changed hint into this package's schema.
+                table = _empty(name)
+            else:
+                continue
+            yield table if name == MESSAGES else dlt.mark.with_table_name(table, name)
+
+    def _winners(self) -> tuple[pa.Table, bool]:
+        """(id, version_id) of the held copies to load, and whether the package then holds one copy per id."""
+        ids = pa.array(list(self.held_versions), pa.int64())
+        versions = pa.array(list(self.held_versions.values()), pa.int64())
+        self.held_versions = {}
+        listed_ids = pa.array(self.listed.key_ids, pa.int64())
+        listed_versions = pa.array(self.listed.key_versions, pa.int64())
+        self.listed.key_ids, self.listed.key_versions = array("q"), array("q")
+        unique = pc.count_distinct(listed_ids).as_py() == len(listed_ids)
+        at = pc.index_in(ids, value_set=listed_ids)
+        newer = pc.greater(versions, listed_versions.take(at))  # null where not listed
+        keep = pc.or_kleene(pc.is_null(at), newer)
+        stale_listed = pc.any(newer).as_py() or False
+        kept = pa.table({"id": ids.filter(keep), "version_id": versions.filter(keep)})
+        return kept, unique and not stale_listed
+
+
+def _name_and_table(item: Any) -> tuple[str, pa.Table]:
+    if isinstance(item, pa.Table):
+        return MESSAGES, item
+    return item.meta.table_name, item.data
+
+
+def _only(table: pa.Table, name: str, kept: pa.Table) -> pa.Table:
+    """The rows of `table` that belong to the kept copies (one version per id)."""
+    at = pc.index_in(table.column("id" if name == MESSAGES else "message_id"), value_set=kept.column("id"))
+    return table.filter(pc.equal(table.column("version_id"), kept.column("version_id").take(at)))
+
+
+def _empty(name: str) -> pa.Table:
+    return empty_table(ROOT_COLUMNS if name == MESSAGES else CHILD_COLUMNS[name.removeprefix("messages__")])
