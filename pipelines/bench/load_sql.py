@@ -23,11 +23,11 @@ from typing import Any
 
 from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
 
-from pipelines.bench.scenarios import SIZES
+from pipelines.bench.scenarios import SIZES, throughput_data
 from pipelines.held_duckdb import duckdb_held_open
 from pipelines.loading import build_pipeline, capped_duckdb
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
-from sources.cometchat_emulator import Emulator, EmulatorConfig
+from sources.cometchat_emulator import Emulator
 
 PIPELINE = "bench_load_sql"
 DATABASE = "load_sql.duckdb"
@@ -36,14 +36,7 @@ SHOW = False
 
 def save_package(messages: int, directory: Path) -> None:
     """Extracts and normalizes scenario 1's data into a pipeline under `directory`, leaving it unloaded."""
-    sizes = SIZES["default"]
-    config = EmulatorConfig(
-        seed=1,
-        users=sizes["users"],
-        groups=sizes["groups"],
-        members_per_group=sizes["members"],
-        messages=messages,
-    )
+    config = throughput_data(messages)
     with Emulator(config) as emulator:
         credentials = CometChatCredentials(
             app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url

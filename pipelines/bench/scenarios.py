@@ -71,17 +71,24 @@ def _bare_client(emulator: Emulator) -> dict:
     return {"messages": messages, "pages_per_s": pages / seconds, "messages_per_s": messages / seconds}
 
 
-def throughput(sizes: dict[str, int]) -> dict:
-    """Scenario 1: a full load and a no-change re-run, no latency and no rate limit, against the tuned
-    rest_api baseline (and, with `defaults_baseline`, rest_api on dlt's defaults) and against the emulator
-    serving the same pages to a bare client (the ceiling)."""
-    config = EmulatorConfig(
+def throughput_data(messages: int, sizes: dict[str, int] | None = None) -> EmulatorConfig:
+    """Scenario 1's emulator data with `messages` messages (users, groups and members of `sizes`, else of the
+    default sizes); the step profilers load the same data."""
+    sizes = sizes or SIZES["default"]
+    return EmulatorConfig(
         seed=1,
         users=sizes["users"],
         groups=sizes["groups"],
         members_per_group=sizes["members"],
-        messages=sizes["messages"],
+        messages=messages,
     )
+
+
+def throughput(sizes: dict[str, int]) -> dict:
+    """Scenario 1: a full load and a no-change re-run, no latency and no rate limit, against the tuned
+    rest_api baseline (and, with `defaults_baseline`, rest_api on dlt's defaults) and against the emulator
+    serving the same pages to a bare client (the ceiling)."""
+    config = throughput_data(sizes["messages"], sizes)
     baselines = ["baseline"] + (["baseline_defaults"] if sizes.get("defaults_baseline") else [])
     with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
         total = emulator.message_count()

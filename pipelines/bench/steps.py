@@ -16,22 +16,15 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from pipelines.bench.scenarios import SIZES
+from pipelines.bench.scenarios import SIZES, throughput_data
 from pipelines.held_duckdb import duckdb_held_open
 from pipelines.loading import build_pipeline, capped_duckdb
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
-from sources.cometchat_emulator import Emulator, EmulatorConfig
+from sources.cometchat_emulator import Emulator
 
 
 def measure(messages: int, per_job_checkpoints: bool = False) -> dict:
-    sizes = SIZES["default"]
-    config = EmulatorConfig(
-        seed=1,
-        users=sizes["users"],
-        groups=sizes["groups"],
-        members_per_group=sizes["members"],
-        messages=messages,
-    )
+    config = throughput_data(messages)
     result: dict = {"messages": messages, "checkpoints": "per job" if per_job_checkpoints else "per package"}
     with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
         credentials = CometChatCredentials(

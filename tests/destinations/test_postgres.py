@@ -11,14 +11,18 @@ from tests.source.test_load import assert_declared_deduplicated
 from tests.source.test_one_copy import ChangesMessagesAfterTheFirstPage
 
 
-def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri, tmp_path):
-    emulator = make_emulator(seed=11, messages=1500)
-    pipeline = dlt.pipeline(
-        "cometchat_pg",
+def postgres_pipeline(name: str, postgres_uri: str, dataset_name: str, tmp_path) -> dlt.Pipeline:
+    return dlt.pipeline(
+        name,
         destination=dlt.destinations.postgres(postgres_uri),
-        dataset_name="chat_incremental",
+        dataset_name=dataset_name,
         pipelines_dir=str(tmp_path / "pipelines"),
     )
+
+
+def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri, tmp_path):
+    emulator = make_emulator(seed=11, messages=1500)
+    pipeline = postgres_pipeline("cometchat_pg", postgres_uri, "chat_incremental", tmp_path)
     load_from(emulator, pipeline)
     change_everything(emulator)
 
@@ -49,12 +53,7 @@ def test_postgres_is_exact_when_messages_change_while_the_run_reads_them(
     # A package with two copies of a message keeps dlt's dedup (hint false, empty tables carry it); the next,
     # with one copy each, skips it.
     emulator = make_emulator(seed=21, messages=400)
-    pipeline = dlt.pipeline(
-        "cometchat_pg_changing",
-        destination=dlt.destinations.postgres(postgres_uri),
-        dataset_name="chat_changing",
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
+    pipeline = postgres_pipeline("cometchat_pg_changing", postgres_uri, "chat_changing", tmp_path)
     load_from(emulator, pipeline)
     emulator.add_messages(30)
     client = ChangesMessagesAfterTheFirstPage(emulator)
