@@ -123,7 +123,9 @@ def print_summary(summary: LoadSummary, stored_rows: dict[str, int], pipeline: d
     print(f"{'table':<36}{'extracted':>12}{'stored':>10}")
     for table in sorted(set(summary.rows_per_table) | set(stored_rows)):
         print(f"{table:<36}{summary.rows_per_table.get(table, 0):>12}{stored_rows.get(table, 0):>10}")
-    print("(extracted message rows include the changed copy that each edit/delete action carries)")
+    print(
+        "(extracted: rows this run read, a message changed while it was read counted twice; stored: rows now)"
+    )
     print(
         f"Requests: {stats.requests} ({_statuses(stats.by_status)}); retries: {stats.retries} "
         f"({stats.retry_wait_seconds:.1f} s waiting); rate-budget waits: {stats.throttle_waits} "
