@@ -390,8 +390,8 @@ def messages(
                 yield from tables.add_listed(page)
                 changed: Iterable[tuple[int, TDataItem]] = (
                     (version, message)
-                    for version, message in _changed_messages(client, page)
-                    if not forward.drops(window, message)
+                    for action, version, message in _changed_messages(client, page)
+                    if not forward.drops(window, message, version, action)
                 )
                 if one_row_per_id:
                     _hold_newest_copies(changed, after, held)
@@ -461,7 +461,7 @@ def _range_shard(
         yield from tables.add_listed(page)
         changed: Iterable[tuple[int, TDataItem]] = (
             (version, message)
-            for version, message in _changed_messages(client, page)
+            for _, version, message in _changed_messages(client, page)
             if int(message["sentAt"]) >= start
         )
         if one_row_per_id:
@@ -559,21 +559,23 @@ def more_messages(pipeline: dlt.Pipeline) -> bool:
     return bool(resources.get("messages", {}).get("more"))
 
 
-def _changed_messages(client: CometChatClient, page: list[TDataItem]) -> Iterator[tuple[int, TDataItem]]:
-    """(version, copy) of the messages edited or deleted by the action messages of a page."""
+def _changed_messages(
+    client: CometChatClient, page: list[TDataItem]
+) -> Iterator[tuple[TDataItem, int, TDataItem]]:
+    """(action, version, copy) of the messages edited or deleted by the action messages of a page."""
     for action in page:
         if action.get("category") != "action":
             continue  # most messages: only action messages carry or name a changed message
         target = changed_message(action)
         if target is not None:
-            yield copy_version(target, int(action["id"])), target
+            yield action, copy_version(target, int(action["id"])), target
         elif (target_id := changed_message_id(action)) is not None:
             try:
                 current = client.get(f"messages/{target_id}", {"withTags": "true"})
             except CometChatNotFoundError as error:
                 logger.warning("Message %s was changed and then removed for good: %s", target_id, error)
                 continue
-            yield copy_version(current), current
+            yield action, copy_version(current), current
 
 
 def _hold_newest_copies(

@@ -19,6 +19,7 @@ from .errors import CometChatConfigError
 from .read_ahead import read_ahead
 from .settings import FIRST_TIMESTAMP, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
 from .shaping import as_rows
+from .versions import TIE_BITS
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,9 @@ class ForwardRead:
     far behind, time windows read concurrently, each with its own cursor.
 
     State (the resource's, committed with each load package): `cursor` is the sequential cursor; a backfill in
-    progress is `backfill = {"from": cursor when it began, "until": its end, "windows": [[start, until,
-    sentAt, id], ...]}`, one entry per unfinished window (`sentAt`, `id` = -1 before its first page), and
-    `high`, the newest message it read. When every window is read, `cursor` moves to `high` and the sequential
+    progress is `backfill = {"from": cursor when it began, "until": its end, "newest": [sentAt, id] of the
+    newest message when it was planned, "windows": [[start, until, sentAt, id], ...]}`, one entry per
+    unfinished window (`sentAt`, `id` = -1 before its first page), and `high`, the newest message it read. When every window is read, `cursor` moves to `high` and the sequential
     read goes on from there, so messages sent meanwhile come in the same run. State stays at a few hundred
     bytes whatever the history.
 
@@ -127,7 +128,7 @@ class ForwardRead:
 
     def advance(self, window: list[int] | None, page: list[dict[str, Any]]) -> None:
         """Moves the cursor of the sequential read (`window` None) or of a window past `page`."""
-        last = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
+        last = _key(page[-1])
         if window is None:
             self.state["cursor"] = last
             return
@@ -136,15 +137,24 @@ class ForwardRead:
         if backfill["high"] is None or last > backfill["high"]:
             backfill["high"] = last
 
-    def drops(self, window: list[int] | None, message: dict[str, Any]) -> bool:
-        """Whether a changed copy that an action of `window` carries is left out: its message belongs to an
-        earlier window of this backfill, which reads it as it is then, after the action was sent. Loading the
-        copy too could put it after the current one in a load, against "the newest copy wins"."""
+    def drops(
+        self, window: list[int] | None, copy: dict[str, Any], version: int, action: dict[str, Any]
+    ) -> bool:
+        """Whether a changed copy (of `version`) that `action`, read in `window`, carries is left out, because
+        this backfill lists its message after the change: the message belongs to the backfill (after its
+        starting cursor), so a window lists it, after the plan was made; and the change came before the plan.
+        It did when the copy is stamped before the second of the newest message at the plan, or when the
+        action is listed no later than that message (a message sent later is listed after it: the cursors rely
+        on that too). Loading the copy would only rewrite the stored row with the same or an older copy: a
+        merge touching old rows all over the table, which DuckDB's memory pays for."""
         if window is None:
             return False
-        begun = self.state["backfill"]["from"]
-        key = [int(message["sentAt"]), int(message["id"])]
-        return (begun is None or key > begun) and key[0] < window[0]
+        backfill = self.state["backfill"]
+        begun = backfill["from"]
+        if begun is not None and _key(copy) <= begun:
+            return False
+        newest = backfill.get("newest") or [backfill["until"] - 1, -1]  # a backfill planned before "newest"
+        return version >> TIE_BITS < newest[0] or _key(action) <= newest
 
     def _plan(self) -> bool:
         """Cuts `[cursor's second, newest second + 1)` into windows; False when the span is too short."""
@@ -159,7 +169,13 @@ class ForwardRead:
             return False
         windows = [[start, end, -1, -1] for start, end in split_windows(cursor[0], until, count)]
         windows[0][2:] = cursor  # the first window goes on from the cursor, within its second
-        self.state["backfill"] = {"from": list(cursor), "until": until, "windows": windows, "high": None}
+        self.state["backfill"] = {
+            "from": list(cursor),
+            "until": until,
+            "newest": _key(newest),
+            "windows": windows,
+            "high": None,
+        }
         logger.info("Reading messages up to %d in %d time windows concurrently", until, count)
         return True
 
@@ -183,6 +199,11 @@ class ForwardRead:
         ):
             self.state["cursor"] = backfill["high"]
         del self.state["backfill"]
+
+
+def _key(message: dict[str, Any]) -> list[int]:
+    """Where a message stands in the list order: `[sentAt, id]`."""
+    return [int(message["sentAt"]), int(message["id"])]
 
 
 _DONE = object()

@@ -183,6 +183,54 @@ def test_concurrent_windows_of_a_first_run_load_exactly(make_emulator, make_pipe
     assert len(truth["messages"]) <= summary.rows_per_table["messages"] < len(truth["messages"]) + changes
 
 
+def test_a_backfill_in_slices_loads_each_message_once(make_emulator, make_pipeline):
+    """Edits and deletes sent before the backfill began carry copies of messages that a window lists (in this
+    slice or an earlier one) after the change: those copies are left out, so no slice rewrites stored rows.
+    That holds in the newest second too, for actions listed no later than the newest message at the plan."""
+    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    plain = [
+        m for m in emulator.ground_truth()["messages"] if m["category"] == "message" and "deletedAt" not in m
+    ]
+    emulator.edit_message(plain[len(plain) // 2]["id"], "edited in the newest second")
+    truth = emulator.ground_truth()
+    changes = [m for m in truth["messages"] if m["category"] == "action" and m["type"] == "message"]
+    assert len(changes) >= 5
+    pipeline = make_pipeline()
+
+    summary = load_from(emulator, pipeline, resources=["messages"], messages_per_load=50)
+
+    assert summary.rows_per_table["messages"] == len(truth["messages"])
+    assert_messages_match(pipeline, truth)
+
+
+def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_pipeline):
+    """An edit sent after the plan, of a message a window has listed: its action, in the newest second at the
+    plan, is listed after the newest message, so the copy it carries is loaded over the stored one."""
+    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    pipeline = make_pipeline()
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+    source = cometchat_source(credentials=client.credentials, client=client, messages_per_load=50)
+    pipeline.run(source.with_resources("messages"))
+    backfill = pipeline.state["sources"]["cometchat"]["resources"]["messages"]["backfill"]
+    assert (
+        backfill["windows"][-1][1] == backfill["until"]
+    )  # the last window, where the edit's action goes, is unread
+    stored = table(pipeline, "messages")
+    listed = stored[
+        (stored["category"] == "message")
+        & stored["deleted_at"].isna()
+        & (stored["sent_at"].map(lambda at: at.timestamp()) > backfill["from"][0])
+    ]
+    edited = str(listed["id"].iloc[0])
+    emulator.edit_message(edited, "edited while the backfill runs")
+
+    load_from(emulator, pipeline, resources=["messages"], messages_per_load=50)
+
+    assert_messages_match(pipeline, emulator.ground_truth())
+    messages = table(pipeline, "messages").set_index("id")
+    assert messages.loc[int(edited), "text"] == "edited while the backfill runs"
+
+
 def test_a_run_killed_mid_backfill_resumes_each_window_and_ends_exact(make_emulator, make_pipeline, tmp_path):
     emulator = make_emulator(profiles=("capped_pages",), **SMALL)
     crowded_history(emulator)

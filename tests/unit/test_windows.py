@@ -1,10 +1,12 @@
-"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised."""
+"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised.
+ForwardRead.drops: which changed copies carried by a backfill's actions are left out."""
 
 import threading
 
 import pytest
 
-from sources.cometchat.windows import read_concurrently
+from sources.cometchat.versions import copy_version
+from sources.cometchat.windows import ForwardRead, read_concurrently
 
 
 def numbers(start: int, count: int):
@@ -49,3 +51,54 @@ def test_closing_early_stops_the_readers():
     for thread in alive:
         thread.join(timeout=2)
     assert not any(thread.is_alive() for thread in alive)
+
+
+def backfill_read(newest: tuple[int, int] | None = (1999, 500)) -> ForwardRead:
+    """A backfill that began after message (1000, 7), planned when the newest message was `newest`."""
+    backfill = {"from": [1000, 7], "until": 2000, "windows": [], "high": None}
+    if newest is not None:  # None: planned by a version that did not keep it
+        backfill["newest"] = list(newest)
+    return ForwardRead(client=None, state={"backfill": backfill}, params={}, first=0, windows=8)  # type: ignore[arg-type]
+
+
+def drops(read: ForwardRead, window: list[int] | None, copy: dict, action: dict) -> bool:
+    return read.drops(window, copy, copy_version(copy, action_id=int(action["id"])), action)
+
+
+@pytest.mark.parametrize(
+    ("message", "changed_at", "action_id", "window_start", "dropped"),
+    [
+        ((1500, 20), 1600, 300, 1400, True),  # changed before the plan: a window lists the message after it
+        ((1500, 20), 1998, 600, 1400, True),
+        ((1500, 20), 1999, 500, 1400, True),  # in the newest second, listed before the newest message
+        ((1500, 20), 1999, 501, 1400, False),  # listed after it: maybe sent after a window listed the message
+        ((1500, 20), 1999, 501, 1800, False),  # the same, for a message of an earlier window
+        ((1500, 20), 1700, 501, 1800, True),
+        (
+            (1000, 7),
+            1200,
+            300,
+            1000,
+            False,
+        ),  # at the backfill's starting cursor: loaded before, not listed again
+        ((900, 3), 1200, 300, 1000, False),
+    ],
+)
+def test_a_backfill_leaves_out_the_changed_copies_its_windows_list_after_the_change(
+    message, changed_at, action_id, window_start, dropped
+):
+    copy = {"id": str(message[1]), "sentAt": message[0], "updatedAt": changed_at, "editedAt": changed_at}
+    action = {"id": str(action_id), "sentAt": changed_at}
+    assert drops(backfill_read(), [window_start, 2000, -1, -1], copy, action) is dropped
+
+
+def test_a_backfill_planned_without_its_newest_message_goes_by_the_stamps_alone():
+    copy = {"id": "20", "sentAt": 1500, "updatedAt": 1999}
+    assert not drops(backfill_read(newest=None), [1400, 2000, -1, -1], copy, {"id": "1", "sentAt": 1999})
+    copy = {"id": "20", "sentAt": 1500, "updatedAt": 1998}
+    assert drops(backfill_read(newest=None), [1400, 2000, -1, -1], copy, {"id": "1", "sentAt": 1998})
+
+
+def test_the_sequential_read_keeps_every_changed_copy():
+    copy = {"id": "20", "sentAt": 1500, "updatedAt": 1600}
+    assert not drops(backfill_read(), None, copy, {"id": "300", "sentAt": 1600})
