@@ -74,9 +74,9 @@ class ForwardRead:
     State (the resource's, committed with each load package): `cursor` is the sequential cursor; a backfill in
     progress is `backfill = {"from": cursor when it began, "until": its end, "newest": [sentAt, id] of the
     newest message when it was planned, "windows": [[start, until, sentAt, id], ...]}`, one entry per
-    unfinished window (`sentAt`, `id` = -1 before its first page), and `high`, the newest message it read. When every window is read, `cursor` moves to `high` and the sequential
-    read goes on from there, so messages sent meanwhile come in the same run. State stays at a few hundred
-    bytes whatever the history.
+    unfinished window (`sentAt`, `id` = -1 before its first page), and `high`, the newest message it read.
+    When every window is read, `cursor` moves to `high` and the sequential read goes on from there, so
+    messages sent meanwhile come in the same run. State stays at a few hundred bytes whatever the history.
 
     The caller takes `(page, window)` from `pages()`, loads the page, then calls `advance(window, page)`: a
     cursor moves only past pages the caller has taken in, so a run stopped between two pages (a
