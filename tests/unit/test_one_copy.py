@@ -2,7 +2,9 @@
 and dlt's dedup is skipped only for a package that holds each message once."""
 
 import dlt
+import pyarrow as pa
 
+from sources.cometchat.one_copy import _all_distinct, _newest_listed
 from tests.unit.test_arrow_pages import edit, message, run, stored
 
 MESSAGE_TABLES = ("messages", "messages__entities", "messages__reactions", "messages__tags")
@@ -83,3 +85,19 @@ def test_several_changed_copies_of_a_stored_message_in_one_package_load_the_newe
     assert rows == [(10, "v2", True), (11, None, False), (12, None, False)]
     assert loaded_rows(pipeline) == 3  # the two actions and the delete's copy of message 10
     assert declared_deduplicated(pipeline) == {True}
+
+
+def test_distinct_ids_are_told_from_repeated_ones_by_sorting():
+    assert _all_distinct(pa.array([], pa.int64()))
+    assert _all_distinct(pa.array([7], pa.int64()))
+    assert _all_distinct(pa.array([5, 3, 9, 1], pa.int64()))
+    assert not _all_distinct(pa.array([5, 3, 9, 3], pa.int64()))
+
+
+def test_a_held_copy_is_compared_with_the_newest_listed_copy_of_its_message():
+    held_ids = pa.array([10, 20, 30], pa.int64())
+    listed_ids = pa.array([20, 40, 10, 20], pa.int64())
+    listed_versions = pa.array([5, 1, 7, 9], pa.int64())
+    newest = _newest_listed(held_ids, listed_ids, listed_versions)
+    assert newest.to_pylist() == [7, 9, None]  # 20 listed twice: its newer version; 30 not listed
+    assert _newest_listed(pa.array([], pa.int64()), listed_ids, listed_versions).to_pylist() == []
