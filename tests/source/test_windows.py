@@ -212,9 +212,8 @@ def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_
     source = cometchat_source(credentials=client.credentials, client=client, messages_per_load=50)
     pipeline.run(source.with_resources("messages"))
     backfill = pipeline.state["sources"]["cometchat"]["resources"]["messages"]["backfill"]
-    assert (
-        backfill["windows"][-1][1] == backfill["until"]
-    )  # the last window, where the edit's action goes, is unread
+    # The last window, where the edit's action goes, is still unread.
+    assert backfill["windows"][-1][1] == backfill["until"]
     stored = table(pipeline, "messages")
     listed = stored[
         (stored["category"] == "message")

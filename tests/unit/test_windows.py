@@ -74,13 +74,8 @@ def drops(read: ForwardRead, window: list[int] | None, copy: dict, action: dict)
         ((1500, 20), 1999, 501, 1400, False),  # listed after it: maybe sent after a window listed the message
         ((1500, 20), 1999, 501, 1800, False),  # the same, for a message of an earlier window
         ((1500, 20), 1700, 501, 1800, True),
-        (
-            (1000, 7),
-            1200,
-            300,
-            1000,
-            False,
-        ),  # at the backfill's starting cursor: loaded before, not listed again
+        # At or before the backfill's starting cursor: loaded before it, not listed again.
+        ((1000, 7), 1200, 300, 1000, False),
         ((900, 3), 1200, 300, 1000, False),
     ],
 )
