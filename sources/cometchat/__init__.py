@@ -29,7 +29,7 @@ from .destination_hints import primary_key_merges_only, use_destination_hints, u
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
-from .memory import release_freed_memory
+from .memory import release_freed_memory, serve_large_allocations_apart
 from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .settings import (
@@ -338,6 +338,7 @@ def messages(
         columns=MESSAGE_COLUMNS,
     )
     def messages_resource() -> Iterator[Any]:
+        serve_large_allocations_apart()
         with fewer_collections():
             use_destination_hints()
             state = dlt.current.resource_state()
@@ -387,6 +388,10 @@ def messages(
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
             forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
             for page, window in forward.pages():
+                if messages_per_load and loaded >= messages_per_load:
+                    # A page is left: the caller runs the pipeline again for the next slice, which reads it again.
+                    state["more"] = True
+                    break
                 yield from tables.add_listed(page)
                 changed: Iterable[tuple[int, TDataItem]] = (
                     (version, message)
@@ -401,9 +406,6 @@ def messages(
                     _note_boundary(page, state["updates_since"], boundary)
                 forward.advance(window, page)
                 loaded += len(page)
-                if messages_per_load and loaded >= messages_per_load:
-                    state["more"] = True  # the caller runs the pipeline again for the next slice
-                    break
             # Late changes after the forward read, so that a load receives each message's copies oldest first
             # (the current copy last), as MessagePages needs.
             current: Iterable[list[TDataItem]] = ()
@@ -458,6 +460,9 @@ def _range_shard(
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
     for page in read_ahead(pages):
+        if messages_per_load and loaded >= messages_per_load:
+            state["more"] = True  # a page is left, read again by the next slice
+            break
         yield from tables.add_listed(page)
         changed: Iterable[tuple[int, TDataItem]] = (
             (version, message)
@@ -470,9 +475,6 @@ def _range_shard(
         yield from tables.add(changed, changed=True)
         ranges[key] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
         loaded += len(page)
-        if messages_per_load and loaded >= messages_per_load:
-            state["more"] = True
-            break
     else:
         ranges.pop(key, None)
     yield from tables.add(held.values(), changed=True)

@@ -116,10 +116,11 @@ def test_a_users_own_pipeline_loads_the_whole_history_in_one_run_as_parquet(
     assert "messages__entities__entity" not in pipeline.default_schema.tables  # max_table_nesting=1 travels
 
 
-def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator, make_pipeline):
+def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator, make_pipeline, monkeypatch):
     emulator = make_emulator(messages=3500)
     pipeline = make_pipeline()
     truth = emulator.ground_truth()
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")  # one cursor: slices in the order sent
 
     summary = load_from(emulator, pipeline, messages_per_load=1000)  # one page of 1000 per slice
 
@@ -132,6 +133,17 @@ def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator,
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline, messages_per_load=1000)
     assert again.rows_per_table == {}
+
+
+def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator, make_pipeline):
+    emulator = make_emulator(messages=2000)
+    pipeline = make_pipeline()
+    truth = emulator.ground_truth()
+
+    load_from(emulator, pipeline, messages_per_load=len(truth["messages"]))
+
+    assert len(pipeline.dataset()["_dlt_loads"].df()) == 1  # no second run that finds nothing
+    assert_matches_ground_truth(pipeline, truth)
 
 
 def test_second_run_without_changes_is_cheap_and_loads_nothing_unchanged(emulator, make_pipeline):

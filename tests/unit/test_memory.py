@@ -1,11 +1,62 @@
-"""release_freed_memory: memory a reader thread freed goes back to the system, live data stays."""
+"""release_freed_memory: memory a reader thread freed goes back to the system, live data stays.
+serve_large_allocations_apart: freed pages go back to the system as they are freed."""
 
+import json
 import platform
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from sources.cometchat.memory import release_freed_memory
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+REPO = Path(__file__).resolve().parents[2]
+
+# A read in a fresh process: 8 MB freed first (so glibc raises its threshold for mapping a block apart), then 60
+# pages of 1 MB, each followed by a small block that stays alive, as a read's results do. Prints how much
+# resident memory freeing the pages gave back.
+READ_PAGES = """
+import json, sys, threading
+from sources.cometchat.memory import serve_large_allocations_apart
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
+
+if sys.argv[1] == "apart":
+    assert serve_large_allocations_apart()
+first = bytearray(8 << 20)
+del first
+pages, kept = [], []
+
+def read():
+    for _ in range(60):
+        pages.append(bytearray(1 << 20))
+        kept.append(bytearray(4096))
+
+thread = threading.Thread(target=read)
+thread.start()
+thread.join()
+before = rss_mb()
+pages.clear()
+print(json.dumps({"returned_mb": before - rss_mb()}))
+"""
+
+
+def _returned_mb(mode: str) -> float:
+    run = subprocess.run(
+        [sys.executable, "-c", READ_PAGES, mode], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return json.loads(run.stdout)["returned_mb"]
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc")
+def test_freed_pages_are_returned_when_large_allocations_are_served_apart():
+    assert _returned_mb("apart") > 50
+    assert _returned_mb("glibc's default") < 10  # what the setting changes: the pages stay resident
 
 
 def _rss_mb() -> float:
@@ -14,9 +65,7 @@ def _rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-@pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc arenas"
-)
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc arenas")
 def test_memory_a_thread_freed_is_returned_and_live_data_is_kept():
     kept: list[bytearray] = []
 
