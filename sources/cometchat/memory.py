@@ -60,8 +60,8 @@ def serve_large_allocations_apart(threshold: int = LARGE_ALLOCATION_BYTES) -> bo
     glibc starts at 128 KiB, but raises the threshold to the size of each large block freed: after the first
     pages of messages (about 1 MB of JSON each) are freed, their successors come from the heap of the thread
     that reads them, and stay there, scattered, once they are freed. Loading 1M messages as run.py does,
-    glibc held 88 to 152 MB freed (growing slice by slice) and the load peaked at 420 to 449 MB; with the
-    threshold fixed at 256 KiB, 15 to 35 MB and 395 to 418 MB (README, Performance, Memory).
+    glibc held 88 to 158 MB freed (growing slice by slice) and the load peaked at 420 to 449 MB; with the
+    threshold fixed at 256 KiB, 14 to 41 MB and 395 to 418 MB (README, Performance, Memory).
     """
     mallopt = getattr(_glibc(), "mallopt", None)
     if mallopt is None:
