@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+from dlt.common.jsonpath import compile_path
 from dlt.sources.helpers.requests.retry import retry_if_status, wait_exponential_retry_after
 from dlt.sources.helpers.rest_client import RESTClient
 from requests import PreparedRequest, Response, Session
@@ -117,7 +118,8 @@ class CometChatClient:
             headers={"Accept": "application/json", "appId": credentials.app_id},
             auth=ApiKeyAuth(str(credentials.api_key)),
             session=session,
-            data_selector="data",
+            # Compiled once: a path given as text is parsed again, into a new parser, for every page.
+            data_selector=compile_path("data"),
         )
 
     @property

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 import requests
+from dlt.common import jsonpath
 
 from sources.cometchat.client import CometChatClient, group_path, user_path
 from sources.cometchat.credentials import CometChatCredentials
@@ -181,3 +182,16 @@ def test_key_never_appears_in_logs_or_errors(client, requests_mock, caplog):
     assert KEY not in str(raised.value) and KEY not in repr(raised.value)
     assert KEY not in caplog.text
     assert KEY not in repr(CometChatCredentials(app_id="a", api_key=KEY))
+
+
+def test_paging_parses_the_data_selector_once_not_per_page(client, requests_mock, monkeypatch):
+    # dlt parses a selector given as text again, into a new parser (a few hundred objects in reference cycles),
+    # for every page; the client hands it one compiled path.
+    parsed: list[str] = []
+    parse = jsonpath._parse
+    monkeypatch.setattr(jsonpath, "_parse", lambda path: parsed.append(path) or parse(path))
+    pages = [[msg(n, 10 + n)] for n in range(1, 6)] + [[]]
+    requests_mock.get(f"{BASE}/messages", [{"json": {"data": p, "meta": {}}} for p in pages])
+    assert [m["id"] for page in client.messages() for m in page] == ["1", "2", "3", "4", "5"]
+    assert len(requests_mock.request_history) == 6
+    assert parsed == []

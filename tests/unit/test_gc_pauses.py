@@ -1,5 +1,6 @@
 import gc
 import threading
+import weakref
 
 from sources.cometchat.gc_pauses import YOUNG_THRESHOLD, fewer_collections
 
@@ -67,3 +68,15 @@ def test_objects_frozen_by_the_process_itself_stay_frozen() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_cycles_made_inside_are_collected_when_the_block_ends() -> None:
+    class Node:
+        pass
+
+    with fewer_collections():
+        node = Node()
+        node.itself = node  # type: ignore[attr-defined]
+        alive = weakref.ref(node)
+        del node
+    assert alive() is None
