@@ -25,7 +25,13 @@ from .columns import (
     USER_COLUMNS,
 )
 from .credentials import CometChatCredentials
-from .destination_hints import primary_key_merges_only, use_destination_hints, use_group_replacement
+from .destination_hints import (
+    MEMBERS_MERGE,
+    drop_stored_merge_keys,
+    primary_key_merges_only,
+    use_destination_hints,
+    use_group_replacement,
+)
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
@@ -165,19 +171,21 @@ def group_members(client: CometChatClient) -> DltResource:
 
     Each member row carries that group's `group_version` (`membersCount:updatedAt`), so the versions loaded
     are read back from the destination instead of being kept per group in dlt state. A changed group's
-    rows are replaced whole (merge key `guid`), so members who left disappear; a group that is gone from the
-    API gets one row flagged `removed` (dlt's hard_delete hint), which deletes its rows and is not stored.
+    rows are replaced whole (every stored row of its `guid`), so members who left disappear; a group that is
+    gone from the API gets one row flagged `removed` (dlt's hard_delete hint), which deletes its rows and is not
+    stored. Where the stored versions cannot be read (a first run, or a destination query that fails), every
+    group is read and its members replace every stored row.
     """
 
     @dlt.resource(
         name="group_members",
         primary_key=("guid", "uid"),
-        merge_key="guid",
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition=MEMBERS_MERGE,
         columns=MEMBER_COLUMNS,
     )
     def group_members_resource() -> Iterator[Any]:
         use_destination_hints()
+        drop_stored_merge_keys(["group_members"], "guid")
         state = dlt.current.resource_state()
         # After a first run or a refresh (state reset) the destination's rows are not trusted: read every group.
         loaded = _loaded_group_versions() if state.get("loaded") else None
@@ -193,14 +201,17 @@ def group_members(client: CometChatClient) -> DltResource:
                 if loaded is None or loaded.get(guid) != version:
                     changed[guid] = version
         gone = sorted(set(loaded or ()) - current)
-        use_group_replacement([*changed, *gone])
+        # Unknown stored versions: every group was read, and its members replace every stored row.
+        use_group_replacement(None if loaded is None else [*changed, *gone])
         # Where the destination merges only on the primary key (delta), its cdc replacement of exactly these
-        # groups deletes their stored members; elsewhere a row flagged `removed` does (merge key `guid`).
+        # groups deletes their stored members; elsewhere a row flagged `removed` does (scope: its `guid`).
         markers = not primary_key_merges_only()
         for guid, version in changed.items():
             yield _members_of(client, guid, version, markers)
         if gone and markers:
             yield [{"guid": guid, "uid": "", "removed": True} for guid in gone]
+        elif loaded is None and not changed and markers:
+            yield [{"guid": "", "uid": "", "removed": True}]  # no group left: still replaces the stored rows
         state["loaded"] = True
 
     return group_members_resource

@@ -36,7 +36,12 @@ from dlt.common.typing import TDataItem
 from dlt.extract.resource import DltResource
 
 from .columns import MESSAGE_COLUMNS, MESSAGE_NESTED_HINTS
-from .destination_hints import destination_capabilities, fast_file_format, lake_table_format
+from .destination_hints import (
+    destination_capabilities,
+    drop_stored_merge_keys,
+    fast_file_format,
+    lake_table_format,
+)
 from .errors import CometChatConfigError
 from .versions import listed_versions
 
@@ -140,7 +145,7 @@ def use_child_table_merges(primary_key_only: bool) -> None:
     them on `messages`); where it merges on the primary key only (delta tables), `upsert` on
     (`message_id`, `_dlt_list_idx`) instead of `delete-insert`: a stored row past the end of a changed copy's
     list is then removed only up to the longest list this run has seen."""
-    _clear_stored_merge_keys()
+    drop_stored_merge_keys(map(child_table, CHILD_KINDS), "message_id")
     capabilities = destination_capabilities()
     if capabilities is None:
         return
@@ -160,16 +165,6 @@ def use_child_table_merges(primary_key_only: bool) -> None:
                 merge_key="",
                 create_table_variant=True,
             )
-
-
-def _clear_stored_merge_keys() -> None:
-    """Drops the merge key `message_id` that earlier versions stored on the child tables: the destination
-    scope of CHILD_MERGE replaces it (dlt would warn on every load that it ignores it)."""
-    tables = dlt.current.source_schema().tables
-    for name in map(child_table, CHILD_KINDS):
-        column = tables.get(name, {}).get("columns", {}).get("message_id")
-        if column and column.get("merge_key"):
-            column.pop("merge_key")
 
 
 def refuse_nested_child_tables() -> None:

@@ -85,27 +85,52 @@ def primary_key_merges_only() -> bool:
     return "delete-insert" not in strategies
 
 
-def use_group_replacement(changed_guids: Iterable[str]) -> None:
-    """Members of the changed groups replace those groups' stored rows.
+# A load of group members replaces the stored rows of the groups it brings (what the merge key `guid` would
+# do, said as a scope so that a run can also replace every stored row: see `use_group_replacement`).
+MEMBERS_MERGE = {
+    "disposition": "merge",
+    "strategy": "delete-insert",
+    "destination_scope": "{table}.guid IN (SELECT guid FROM {staging_table})",
+}
+# Every stored row: for a run that cannot tell which groups were stored.
+WHOLE_TABLE = "1 = 1"
 
-    `delete-insert` on the merge key `guid` where the destination has it; a delta table has only
-    primary-key merges, so there `cdc` deletes the stored members of exactly these groups that are not loaded.
+
+def use_group_replacement(changed_guids: Iterable[str] | None) -> None:
+    """Members of the changed groups replace those groups' stored rows; with None (the stored groups are
+    unknown, and every group is read), they replace every stored row, so that members of groups deleted since
+    go too.
+
+    `delete-insert` where the destination has it; a delta table has only primary-key merges, so there `cdc`
+    deletes the stored members in scope that are not loaded. The scope is set on every run: dlt keeps a table's
+    last scope in its schema.
     """
     capabilities = destination_capabilities()
     if capabilities is None:
         return
     table_format = lake_table_format(capabilities)
     if "delete-insert" in merge_strategies(capabilities, table_format):
+        scope = MEMBERS_MERGE["destination_scope"] if changed_guids is not None else WHOLE_TABLE
+        dlt.current.resource().apply_hints(write_disposition={**MEMBERS_MERGE, "destination_scope": scope})
         return
-    guids = sorted(set(changed_guids))
-    if not guids:
-        return
-    listed = ", ".join("'" + guid.replace("'", "''") + "'" for guid in guids)
+    if changed_guids is None:
+        scope = WHOLE_TABLE
+    else:
+        guids = sorted(set(changed_guids))
+        if not guids:
+            return
+        listed = ", ".join("'" + guid.replace("'", "''") + "'" for guid in guids)
+        scope = f"{{table}}.guid IN ({listed})"
     dlt.current.resource().apply_hints(
-        merge_key="",
-        write_disposition={
-            "disposition": "merge",
-            "strategy": "cdc",
-            "destination_scope": f"{{table}}.guid IN ({listed})",
-        },
+        write_disposition={"disposition": "merge", "strategy": "cdc", "destination_scope": scope},
     )
+
+
+def drop_stored_merge_keys(tables: Iterable[str], column: str) -> None:
+    """Drops a merge key that earlier versions stored on `column` of these tables: a destination scope replaces
+    it (dlt would warn on every load that it ignores it)."""
+    stored = dlt.current.source_schema().tables
+    for name in tables:
+        hints = stored.get(name, {}).get("columns", {}).get(column)
+        if hints and hints.get("merge_key"):
+            hints.pop("merge_key")

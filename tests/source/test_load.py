@@ -237,3 +237,40 @@ def test_a_change_within_the_second_the_updates_window_starts_at_still_lands(mak
 
     assert summary.rows_per_table["messages"] >= 1
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_members_stay_exact_when_the_stored_versions_cannot_be_read(
+    make_emulator, make_pipeline, monkeypatch
+):
+    import sources.cometchat as source
+
+    emulator = make_emulator(messages=300, users=12, groups=3, seed=4)
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline)
+    groups = emulator.ground_truth(messages=False)["groups"]
+    emulator.delete_group(groups[0]["guid"])
+
+    # A destination query that fails: every group is read, and their members replace every stored row.
+    with monkeypatch.context() as patched:
+        patched.setattr(source, "_loaded_group_versions", lambda: None)
+        load_from(emulator, pipeline)
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+    # The next run reads the versions again and replaces only the changed group's rows, not every stored row.
+    member = next(
+        m for m in emulator.ground_truth(messages=False)["members"] if m["guid"] == groups[1]["guid"]
+    )
+    emulator.delete_member(member["guid"], member["uid"])
+    load_from(emulator, pipeline)
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert {row.guid for row in table(pipeline, "group_members").itertuples()} == {
+        g["guid"] for g in groups[1:]
+    }
+
+    # No group left, versions unknown: the stored rows still go.
+    for group in groups[1:]:
+        emulator.delete_group(group["guid"])
+    with monkeypatch.context() as patched:
+        patched.setattr(source, "_loaded_group_versions", lambda: None)
+        load_from(emulator, pipeline)
+    assert len(table(pipeline, "group_members")) == 0
