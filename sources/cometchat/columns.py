@@ -59,7 +59,7 @@ GROUP_COLUMNS = _typed(
 )
 
 MEMBER_COLUMNS = _typed(guid="text", uid="text", scope="text", joined_at="timestamp", group_version="text")
-# A row flagged `removed` deletes its group's rows (merge key `guid`) and is not stored itself.
+# A row flagged `removed` deletes its group's rows (the merge's scope is its `guid`) and is not stored itself.
 MEMBER_COLUMNS["removed"] = {"name": "removed", "data_type": "bool", "nullable": True, "hard_delete": True}
 
 CONVERSATION_COLUMNS = _typed(
