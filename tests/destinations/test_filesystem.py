@@ -10,6 +10,7 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+import sources.cometchat as source
 from pipelines.lake import install_delta_extension
 from sources.cometchat import cometchat_source
 from sources.cometchat.errors import CometChatConfigError
@@ -48,8 +49,6 @@ def test_filesystem_is_a_delta_lake_exact_after_an_incremental_run(make_emulator
 def test_lake_members_stay_exact_when_the_stored_versions_cannot_be_read(
     make_emulator, tmp_path, monkeypatch
 ):
-    import sources.cometchat as source
-
     emulator = make_emulator(seed=11, messages=100)
     pipeline = lake_pipeline(tmp_path)
     load_from(emulator, pipeline)

@@ -3,6 +3,7 @@
 import dlt
 import pytest
 
+import sources.cometchat as source
 from sources.cometchat import cometchat_source
 from sources.cometchat.shaping import changed_message_id
 
@@ -242,8 +243,6 @@ def test_a_change_within_the_second_the_updates_window_starts_at_still_lands(mak
 def test_members_stay_exact_when_the_stored_versions_cannot_be_read(
     make_emulator, make_pipeline, monkeypatch
 ):
-    import sources.cometchat as source
-
     emulator = make_emulator(messages=300, users=12, groups=3, seed=4)
     pipeline = make_pipeline()
     load_from(emulator, pipeline)
