@@ -3,15 +3,21 @@
 `pipeline.dataset()` over the filesystem destination reads delta tables with DuckDB's `delta` extension, which
 DuckDB downloads from its own repository on first use. The `duckdb-extension-delta` wheel (the `lake` extra)
 carries the same file; installing it from there once into DuckDB's extension folder serves every later reader,
-`dlt.attach(...).dataset()` and the notebooks included.
+`dlt.attach(...).dataset()` and the notebooks included. Processes that install at the same time (test workers,
+shards starting together) tear each other's files, so they take turns under a file lock.
 """
 
 import logging
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock
 
 logger = logging.getLogger(__name__)
+
+# Beside DuckDB's default extension folder, `~/.duckdb/extensions`. Installing copies about 80 MB.
+INSTALL_LOCK = Path("~/.duckdb/delta-extension.lock")
+INSTALL_LOCK_TIMEOUT_SECONDS = 300
 
 
 def install_delta_extension() -> bool:
@@ -19,20 +25,21 @@ def install_delta_extension() -> bool:
 
     Returns whether the extension is installed now. Without the wheel, DuckDB is left to download it.
     """
-    with duckdb.connect() as connection:
-        if _delta_installed(connection):
-            return True
-        extension = _wheel_extension_file()
-        if extension is None:
-            return False
-        try:
+    lock_path = INSTALL_LOCK.expanduser()
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        # Checked under the lock: a half-copied extension already looks installed to DuckDB.
+        with FileLock(lock_path, timeout=INSTALL_LOCK_TIMEOUT_SECONDS), duckdb.connect() as connection:
+            if _delta_installed(connection):
+                return True
+            extension = _wheel_extension_file()
+            if extension is None:
+                return False
             connection.execute(f"INSTALL '{extension}'")
-        except duckdb.Error as error:  # a file built for another platform
-            logger.warning(
-                "Could not install DuckDB's delta extension from duckdb-extension-delta: %s", error
-            )
-            return False
-        return _delta_installed(connection)
+            return _delta_installed(connection)
+    except (duckdb.Error, OSError) as error:  # another platform's file, a read-only home, a lock timeout
+        logger.warning("Could not install DuckDB's delta extension from duckdb-extension-delta: %s", error)
+        return False
 
 
 def _wheel_extension_file() -> Path | None:

@@ -12,6 +12,7 @@ from itertools import chain
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
@@ -38,6 +39,7 @@ from .ids import id_problem, safe_repr
 from .memory import release_freed_memory, serve_large_allocations_apart
 from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
+from .redaction import redact
 from .settings import (
     DEFAULT_BACKFILL_WINDOWS,
     DEFAULT_LATE_CHANGES,
@@ -210,8 +212,8 @@ def group_members(client: CometChatClient) -> DltResource:
             yield _members_of(client, guid, version, markers)
         if gone and markers:
             yield [{"guid": guid, "uid": "", "removed": True} for guid in gone]
-        elif loaded is None and not changed and markers:
-            yield [{"guid": "", "uid": "", "removed": True}]  # no group left: still replaces the stored rows
+        elif loaded is None and not changed:
+            yield _no_members(markers)  # no group left: the merge still runs, and replaces every stored row
         state["loaded"] = True
 
     return group_members_resource
@@ -223,13 +225,25 @@ def _loaded_group_versions() -> dict[str, str] | None:
         query = "SELECT DISTINCT guid, group_version FROM group_members"
         rows = dlt.current.pipeline().dataset()(query).fetchall()
     except Exception as error:  # any destination problem means: read every group
-        logger.info("Reading every group's members (stored versions unavailable: %s)", type(error).__name__)
+        logger.warning(
+            "Reading every group's members: their stored versions could not be read (%s: %s)",
+            type(error).__name__,
+            redact(str(error)),
+        )
         return None
     versions: dict[str, str] = {}
     for guid, version in rows:
         # Two versions of one group can only come from an interrupted load: then it is read again.
         versions[guid] = "" if guid in versions else version
     return versions
+
+
+def _no_members(markers: bool) -> list[TDataItem] | pa.Table:
+    """A load of group members with none in it, so that the merge runs: one flagged row that is not stored, or
+    where flags delete nothing (delta's cdc), an empty table, which dlt still loads."""
+    if markers:
+        return [{"guid": "", "uid": "", "removed": True}]
+    return pa.table({"guid": pa.array([], pa.string()), "uid": pa.array([], pa.string())})
 
 
 @dlt.defer

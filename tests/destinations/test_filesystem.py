@@ -61,6 +61,12 @@ def test_lake_members_stay_exact_when_the_stored_versions_cannot_be_read(
     assert install_delta_extension()
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
+    # No group left, versions still unknown: the stored rows go too.
+    for group in emulator.ground_truth(messages=False)["groups"]:
+        emulator.delete_group(group["guid"])
+    load_from(emulator, pipeline)
+    assert len(pipeline.dataset()["group_members"].df()) == 0
+
 
 def test_a_destination_that_cannot_merge_is_refused_with_a_clear_message(
     make_emulator, tmp_path, monkeypatch

@@ -1,12 +1,17 @@
 """pipelines/lake.py: DuckDB's delta extension comes from the `duckdb-extension-delta` wheel, never a download."""
 
 import logging
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.lake import install_delta_extension
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -60,3 +65,26 @@ def test_a_wheel_for_another_duckdb_version_is_named_in_a_warning(fresh_home, mo
     assert f"no delta extension for DuckDB {duckdb.__version__}" in caplog.text
     with duckdb.connect() as connection:
         assert not delta_extension(connection)[0]
+
+
+def test_processes_installing_at_once_all_end_with_a_working_extension(fresh_home):
+    # Without the lock, about a third of such processes crashed, or found the extension torn and unloadable.
+    script = (
+        "import duckdb; from pipelines.lake import install_delta_extension; "
+        "assert install_delta_extension(); duckdb.connect().execute('LOAD delta'); print('loaded')"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=REPO_ROOT,
+            env=os.environ | {"HOME": str(fresh_home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 6, outputs
+    assert all(output.strip() == "loaded" for output in outputs), outputs

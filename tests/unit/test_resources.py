@@ -1,8 +1,13 @@
-"""Resource behaviours that the emulator does not exercise: a viewer-less conversation list and vanished groups."""
+"""Resource behaviours that the emulator does not exercise: a viewer-less conversation list, vanished groups and
+an unreadable destination."""
 
 import logging
 
+import dlt
+
+import sources.cometchat as source
 from sources.cometchat import cometchat_source
+from sources.cometchat.redaction import register_secret
 from tests.unit.conftest import BASE
 
 
@@ -91,3 +96,18 @@ def test_a_snapshot_is_replaced_when_it_changed_and_left_alone_when_not_even_fro
     pipeline.run(source)
     rows = pipeline.dataset()["users"].df()
     assert list(rows["uid"]) == ["a"] and list(rows["name"]) == ["A2"]
+
+
+def test_unreadable_stored_member_versions_are_a_warning_naming_the_error(monkeypatch, caplog):
+    register_secret("not-a-real-key-0123456789")
+
+    class UnreadableDestination:
+        def dataset(self) -> None:
+            raise RuntimeError("cannot open the lake (token not-a-real-key-0123456789)")
+
+    monkeypatch.setattr(dlt.current, "pipeline", UnreadableDestination)
+    with caplog.at_level(logging.WARNING, logger="sources.cometchat"):
+        assert source._loaded_group_versions() is None
+
+    assert "could not be read (RuntimeError: cannot open the lake (token ***))" in caplog.text
+    assert "not-a-real-key" not in caplog.text
