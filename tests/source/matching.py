@@ -30,11 +30,7 @@ def assert_matches_ground_truth(pipeline, truth: dict) -> None:
         (g["guid"],): g.get("tags", []) for g in truth["groups"]
     }
 
-    members = table(pipeline, "group_members")
-    assert {(r.guid, r.uid, r.scope, epoch(r.joined_at)) for r in members.itertuples()} == {
-        (m["guid"], m["uid"], m["scope"], m["joinedAt"]) for m in truth["members"]
-    }
-    assert len(members) == len(truth["members"])
+    assert_members_match_ground_truth(pipeline, truth)
 
     for conversation_type in ("user", "group"):
         assert loaded_conversations(pipeline, conversation_type) == expected_conversations(
@@ -42,6 +38,15 @@ def assert_matches_ground_truth(pipeline, truth: dict) -> None:
         )
 
     assert_messages_match_ground_truth(pipeline, truth)
+
+
+def assert_members_match_ground_truth(pipeline, truth: dict) -> None:
+    """`group_members` equals the ground truth, each membership once."""
+    members = table(pipeline, "group_members")
+    assert {(r.guid, r.uid, r.scope, epoch(r.joined_at)) for r in members.itertuples()} == {
+        (m["guid"], m["uid"], m["scope"], m["joinedAt"]) for m in truth["members"]
+    }
+    assert len(members) == len(truth["members"])
 
 
 def assert_messages_match_ground_truth(pipeline, truth: dict) -> None:
