@@ -63,9 +63,11 @@ def test_objects_frozen_by_the_process_itself_stay_frozen() -> None:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        # Not thawed (0), not frozen again (more: the block's own objects). A frozen object that another thread
+        # frees meanwhile (pytest-xdist's) leaves the count, so it may go down a little.
         with fewer_collections():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
