@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 SIZES: dict[str, dict] = {
     "smoke": {
-        "messages": 3_000, "defaults_baseline": 1, "users": 60, "groups": 6, "members": 8,
+        "messages": 1_500, "defaults_baseline": 1, "users": 60, "groups": 6, "members": 8,
         "rl_messages": 2_000, "rl_groups": 6, "rl_rate": 1_200, "window": 3,
-        "tag_changes": 150, "tag_users": 120, "tag_rate": 3_000, "memory_messages": [2_000, 4_000],
+        "tag_changes": 80, "tag_users": 120, "tag_rate": 3_000, "memory_messages": [2_000, 4_000],
         "file_users": 60, "file_groups": 4, "file_members": 10, "latency_messages": 3_000,
     },
     "default": {
