@@ -148,7 +148,7 @@ def users(client: CometChatClient) -> DltResource:
     @dlt.resource(name="users", primary_key="uid", columns=USER_COLUMNS, **snapshot_hints("users"))
     def users_resource() -> Iterator[Any]:
         use_destination_hints()
-        pages = client.pages("users", {"withTags": "true", "withDeactivated": "true"})
+        pages = client.pages("users", {"withTags": "true", "withDeactivated": "true"}, ahead=True)
         rows = unique_pages((map(shape_user, page) for page in pages), _by("uid"))
         yield from if_changed(rows, "users", dlt.current.resource_state())
 
@@ -161,7 +161,7 @@ def groups(client: CometChatClient) -> DltResource:
     @dlt.resource(name="groups", primary_key="guid", columns=GROUP_COLUMNS, **snapshot_hints("groups"))
     def groups_resource() -> Iterator[Any]:
         use_destination_hints()
-        pages = client.pages("groups", {"withTags": "true"})
+        pages = client.pages("groups", {"withTags": "true"}, ahead=True)
         rows = unique_pages((map(shape_group, page) for page in pages), _by("guid"))
         yield from if_changed(rows, "groups", dlt.current.resource_state())
 
@@ -193,7 +193,7 @@ def group_members(client: CometChatClient) -> DltResource:
         loaded = _loaded_group_versions() if state.get("loaded") else None
         current: set[str] = set()
         changed: dict[str, str] = {}
-        for page in client.pages("groups"):
+        for page in client.pages("groups", ahead=True):
             for group in page:
                 guid = group["guid"]
                 if guid in current or _unusable_id(guid, "guid", "its members are not loaded"):
@@ -280,12 +280,12 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
     def conversations_resource() -> Iterator[Any]:
         use_destination_hints()
         params = {"conversationType": conversation_type, "withTags": "true"}
-        pages = client.pages("conversations", params)
+        pages = client.pages("conversations", params, ahead=True)
         first_page = next(pages, [])
         if all("uid" in row for row in first_page):
             first_pass = iter([chain([first_page], pages)])
             rows = stable_read(
-                lambda: next(first_pass, None) or client.pages("conversations", params),
+                lambda: next(first_pass, None) or client.pages("conversations", params, ahead=True),
                 lambda row: shape_conversation(row["uid"], row),
                 _conversation_key,
                 "GET /conversations",
@@ -304,7 +304,7 @@ def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -
     A thread pool rather than dlt.defer: the whole list must pass through one generator to be digested.
     """
     with ThreadPoolExecutor(max_workers=client.max_workers) as pool:
-        viewers = unique_pages(client.pages("users"), _by("uid"))
+        viewers = unique_pages(client.pages("users", ahead=True), _by("uid"))
         for users_page in viewers:
             usable = [
                 user

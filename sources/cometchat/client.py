@@ -24,6 +24,7 @@ from .errors import (
 )
 from .failures import RETRY_EXCEPTIONS, can_heal, endpoint_of, unreachable
 from .ids import check_id
+from .pages_ahead import pages_ahead
 from .paginators import HasMorePaginator, MessageCursorPaginator
 from .redaction import redact, register_secret
 from .settings import (
@@ -75,7 +76,9 @@ class _BudgetedAdapter(DeadlineAdapter):
     """Takes a slot from the request budget before every attempt and feeds back the rate-limit headers."""
 
     def __init__(self, budget: RequestBudget, pool_size: int, deadline_seconds: float) -> None:
-        super().__init__(deadline_seconds, pool_connections=1, pool_maxsize=pool_size)
+        # Blocking: a request waits for a free connection rather than opening one more that the pool then
+        # discards with a warning (the message windows, lists read ahead and dlt's deferred member reads overlap).
+        super().__init__(deadline_seconds, pool_connections=1, pool_maxsize=pool_size, pool_block=True)
         self.budget = budget
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
@@ -154,9 +157,23 @@ class CometChatClient:
         return response.json().get("data")
 
     def pages(
-        self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
+        ahead: bool = False,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a page-number list, asked at the largest page size, until the API says no more."""
+        """Every page of a page-number list, asked at the largest page size, until the API says no more.
+
+        `ahead`: up to `max_workers` pages are asked for at once (`pages_ahead.py`), for the long app-wide lists;
+        this costs up to `max_workers - 1` requests past the list's end.
+        """
+        if ahead:
+            query = {**(params or {}), "perPage": PAGE_SIZE}
+            yield from pages_ahead(
+                lambda page: self.get_body(path, {**query, "page": page}, on_behalf_of), self.max_workers
+            )
+            return
         pages = self._rest.paginate(
             path,
             params={**(params or {}), "perPage": PAGE_SIZE},

@@ -20,14 +20,19 @@ class HasMorePaginator(PageNumberPaginator):
         super().__init__(base_page=1, page_param="page", total_path=None, stop_after_empty_page=True)
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        body = response.json()
-        pagination = (body.get("meta") or {}).get("pagination") or {}
-        current, total_pages = pagination.get("current_page"), pagination.get("total_pages")
-        if not as_rows(body.get("data")):
-            self._has_next_page = False
-        elif current is not None and total_pages is not None:
-            self._has_next_page = int(total_pages) > int(current)
+        self._has_next_page = has_more_pages(response.json())
         self.current_value += 1
+
+
+def has_more_pages(body: dict[str, Any]) -> bool:
+    """Whether a page-number list goes on after this answer: no when it is empty or its pagination says so."""
+    pagination = (body.get("meta") or {}).get("pagination") or {}
+    current, total_pages = pagination.get("current_page"), pagination.get("total_pages")
+    if not as_rows(body.get("data")):
+        return False
+    if current is not None and total_pages is not None:
+        return int(total_pages) > int(current)
+    return True
 
 
 class MessageCursorPaginator(BasePaginator):

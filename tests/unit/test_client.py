@@ -112,6 +112,25 @@ def test_page_number_lists_stop_on_the_has_more_flag(client, requests_mock, monk
     assert requests_mock.request_history[0].qs["perpage"] == ["2"]
 
 
+def test_long_lists_read_ahead_ask_for_each_page_by_number(client, requests_mock, monkeypatch):
+    monkeypatch.setattr("sources.cometchat.client.PAGE_SIZE", 2)
+
+    def answer(request, context) -> dict:
+        number = int(request.qs["page"][0])
+        rows = [2 * number - 1, 2 * number] if number <= 3 else []
+        pagination = {"total": 0, "count": len(rows), "per_page": 2, "current_page": number}
+        pagination["total_pages"] = number + 1 if number < 3 else number
+        return {"data": rows, "meta": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/users", json=answer)
+    assert list(client.pages("users", {"withTags": "true"}, ahead=True)) == [[1, 2], [3, 4], [5, 6]]
+    asked = sorted(int(r.qs["page"][0]) for r in requests_mock.request_history)
+    assert asked[:3] == [1, 2, 3] and len(asked) <= 3 + client.max_workers - 1
+    assert all(
+        r.qs["perpage"] == ["2"] and r.qs["withtags"] == ["true"] for r in requests_mock.request_history
+    )
+
+
 def msg(message_id: int, sent_at: int) -> dict:
     return {"id": str(message_id), "sentAt": sent_at}
 
