@@ -15,9 +15,11 @@ def test_threads_beyond_the_pool_wait_for_a_connection_without_warnings(make_emu
     client = CometChatClient(emulator_credentials(emulator), requests_per_minute=1e9, max_workers=2)
     threads = 3 * (client.max_workers + 2)  # the message windows, lists read ahead, dlt's deferred reads
 
-    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
-        with ThreadPoolExecutor(threads) as pool:
-            answers = list(pool.map(lambda _: client.get("users"), range(3 * threads)))
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"),
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        answers = list(pool.map(lambda _: client.get("users"), range(3 * threads)))
 
     assert all(len(users) == 20 for users in answers)
     assert "Connection pool is full" not in caplog.text
