@@ -31,7 +31,9 @@ UNLIMITED = 1e9  # requests per minute: the latency alone paces the read
 def read_lists(credentials: CometChatCredentials, ahead: bool) -> dict[str, Any]:
     client = CometChatClient(credentials, requests_per_minute=UNLIMITED)
     started = time.monotonic()
-    rows = sum(len(page) for path, params in LISTS.items() for page in client.pages(path, params, ahead=ahead))
+    rows = sum(
+        len(page) for path, params in LISTS.items() for page in client.pages(path, params, ahead=ahead)
+    )
     seconds = time.monotonic() - started
     return {"seconds": round(seconds, 2), "rows": rows, "requests": client.stats.requests}
 
