@@ -5,9 +5,9 @@ yielded in order and the read ends at the first page that says no more, exactly 
 the pages asked for after it (at most `most_at_once - 1`) are dropped unread.
 
 A list that moves while it is read (rows ordered by `updatedAt` come to the front) still shows the move as a
-repeated row, which `snapshots.stable_read` watches for: page 1 is always read before the others are asked for,
-so wherever a page read after the move follows, somewhere before it, a page read before it, the rows pushed down
-across that boundary come twice.
+repeated row, which `snapshots.stable_read` watches for. Page 1 is always read before the others are asked
+for, so a page read after the move always has a page read before the move somewhere ahead of it in the list;
+where the first such pair meet, the row the move pushed down across their boundary comes twice.
 """
 
 from collections import deque
@@ -29,7 +29,8 @@ def pages_ahead(fetch: Callable[[int], Body], most_at_once: int) -> Iterator[lis
         yield rows
     if not has_more_pages(body):
         return
-    pool = ThreadPoolExecutor(max_workers=max(1, most_at_once), thread_name_prefix="cometchat-pages")
+    most_at_once = max(1, most_at_once)
+    pool = ThreadPoolExecutor(max_workers=most_at_once, thread_name_prefix="cometchat-pages")
     asked: deque[Future[Body]] = deque()
     next_page, at_once = 2, min(2, most_at_once)
     try:
