@@ -12,11 +12,12 @@ from dlt.common.destination import Destination
 from dlt.common.destination.client import WithStateSync
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.destination.reference import TDestinationReferenceArg
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import LoadInfo, NormalizeInfo
 from dlt.common.schema import Schema
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
+from pipelines.background_load import BackgroundLoad
 from pipelines.held_duckdb import duckdb_held_open
 from pipelines.lake import install_delta_extension
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
@@ -123,22 +124,29 @@ def _load_slices(
     messages_from: int | None,
 ) -> tuple[LoadInfo, dict[str, int]]:
     if pipeline.has_pending_data:
-        # A package left by an interrupted run, or by `dlt pipeline drop`; dlt would load it and then return
-        # without extracting, so it is finished first and the source runs after it.
+        # A package left by an interrupted run, or by `dlt pipeline drop`: finished before the source runs.
         logger.warning("Finishing a pending load package of this pipeline first")
-        with duckdb_held_open(pipeline):
-            pipeline.run()
+    with duckdb_held_open(pipeline):
+        # With no data, `run` does what it does before it extracts: it loads pending packages and, once per
+        # pipeline object, takes the state and schemas from the destination where the working directory has none.
+        pipeline.run()
     source = _source(client, messages_per_load, resources, messages_from)
     schema = stored_schema(pipeline, source.name) if messages_from is not None else None
+    rows: dict[str, int] = {}
+    with BackgroundLoad(pipeline) as loads:
+        pipeline.extract(source, refresh="drop_resources" if full_refresh else None, schema=schema)
+        while "messages" in source.selected_resources and more_messages(pipeline):
+            # This slice's package loads on a thread while the next slice is read.
+            loads.wait()
+            _add_rows(rows, pipeline.normalize())
+            loads.start()
+            logger.info("Loading the next slice of messages")
+            pipeline.extract(_source(client, messages_per_load, ["messages"], messages_from))
+    # The last package loads as `pipeline.run` loads a pending one, so that dlt's trace of the run holds its
+    # normalize and load steps.
     with duckdb_held_open(pipeline):
-        load_info = pipeline.run(source, refresh="drop_resources" if full_refresh else None, schema=schema)
-    rows = _rows_of_last_run(pipeline)
-    while "messages" in source.selected_resources and more_messages(pipeline):
-        logger.info("Loading the next slice of messages")
-        with duckdb_held_open(pipeline):
-            load_info = pipeline.run(_source(client, messages_per_load, ["messages"], messages_from))
-        for table, count in _rows_of_last_run(pipeline).items():
-            rows[table] = rows.get(table, 0) + count
+        load_info = pipeline.run()
+    _add_rows(rows, pipeline.last_trace.last_normalize_info)
     return load_info, rows
 
 
@@ -178,10 +186,10 @@ def check_nothing_pending(pipeline: dlt.Pipeline) -> None:
         )
 
 
-def _rows_of_last_run(pipeline: dlt.Pipeline) -> dict[str, int]:
-    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    row_counts = normalize_info.row_counts if normalize_info else {}
-    return {table: count for table, count in row_counts.items() if not table.startswith("_dlt")}
+def _add_rows(rows: dict[str, int], normalize_info: NormalizeInfo | None) -> None:
+    for table, count in (normalize_info.row_counts if normalize_info else {}).items():
+        if not table.startswith("_dlt"):
+            rows[table] = rows.get(table, 0) + count
 
 
 def table_row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:

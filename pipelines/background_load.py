@@ -1,0 +1,112 @@
+"""Loading one slice's package on a thread while the next slice of messages is extracted.
+
+dlt runs its steps one after the other: while DuckDB loaded a slice, nothing read the API, and while the next
+slice was read and reshaped, the destination sat idle. The destination's work mostly runs outside the GIL, so
+here dlt's load step for slice N runs on a thread while slice N+1 is extracted on the caller's.
+
+Only dlt's `Load` step runs on the thread, built as `Pipeline.load` builds it but without the pipeline's state
+sync and trace, which are not thread-safe (the extract on the caller's thread writes the state). The step
+touches the load storage and the destination; the extract writes the extract storage and the state. The caller
+normalizes only after `wait()`, so no package appears in the load storage while the thread reads it.
+
+A load that fails on the thread is not reported from there: `wait()` hands the package back to dlt with
+`pipeline.load()`, which retries it and raises as a run would (`PipelineStepFailed`), or aborts it where the
+user configured `auto_abort_on_terminal_error` (the thread's step never aborts: dlt's clean-up of an aborted
+package belongs to the pipeline).
+"""
+
+import logging
+import os
+import threading
+import time
+from types import TracebackType
+
+import dlt
+from dlt.common.runners import pool_runner
+from dlt.common.storages import LoadStorageConfiguration
+from dlt.load import Load
+from dlt.load.configuration import LoaderConfiguration
+
+from pipelines.held_duckdb import duckdb_held_open
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundLoad:
+    """`start()` loads the pipeline's normalized packages on a thread; `wait()` joins it. Used as a context
+    manager, so that no load is left running when the block ends, whatever ended it."""
+
+    def __init__(self, pipeline: dlt.Pipeline) -> None:
+        self.pipeline = pipeline
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        self.wait()
+        step = self._load_step()
+        self._error = None
+        self._thread = threading.Thread(target=self._load, args=(step,), name="cometchat-load", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Joins the running load; if it failed, loads the package again through `pipeline.load()`."""
+        if not self._join():
+            return
+        error, self._error = self._error, None
+        if error is not None:
+            logger.warning(
+                "Loading the previous slice failed on the load thread (%s); loading it again",
+                type(error).__name__,
+            )
+            with duckdb_held_open(self.pipeline):
+                self.pipeline.load()
+
+    def __enter__(self) -> "BackgroundLoad":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.wait()
+        elif self._join():
+            # The block failed: the package stays pending for the next run (see `run_load`), loaded or not.
+            logger.warning("Waited for the load of the previous slice to end before stopping")
+
+    def _join(self) -> bool:
+        """Whether a load had been started since the last join."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return False
+        thread.join()
+        return True
+
+    def _load_step(self) -> Load:
+        # Built on the caller's thread: dlt resolves the step's configuration from the caller's config context.
+        pipeline = self.pipeline
+        client, staging_client = pipeline._get_destination_clients()  # as Pipeline.load gets them
+        step = Load(
+            pipeline.destination,
+            staging_destination=pipeline.staging,
+            is_storage_owner=False,
+            config=LoaderConfiguration(
+                _load_storage_config=LoadStorageConfiguration(
+                    load_volume_path=os.path.join(pipeline.working_dir, "load")
+                )
+            ),
+            initial_client_config=client.config,
+            initial_staging_client_config=staging_client.config if staging_client else None,
+        )
+        step.config.auto_abort_on_terminal_error = False  # see the module's docstring
+        return step
+
+    def _load(self, step: Load) -> None:
+        started = time.monotonic()
+        try:
+            with duckdb_held_open(self.pipeline):
+                pool_runner.run_pool(step.config, step)
+        except BaseException as error:  # handed to `wait()` on the caller's thread
+            logger.debug("The load thread failed", exc_info=True)
+            self._error = error
+        else:
+            logger.info("Loaded a slice's package in %.1f s, on the load thread", time.monotonic() - started)

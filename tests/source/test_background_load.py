@@ -1,0 +1,101 @@
+"""A slice's package loads on a thread while the next slice is read (pipelines/background_load.py): the loads
+overlap the reads, and a load that fails there loses nothing and duplicates nothing."""
+
+import logging
+import threading
+import time
+
+import pytest
+from dlt.load import Load
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.background_load import BackgroundLoad
+
+from .conftest import load_from
+from .matching import assert_matches_ground_truth
+
+SLICE = 100
+CAPPED = ("capped_pages",)  # 25 messages a page, so that a slice is several pages
+
+
+def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, make_pipeline, monkeypatch):
+    emulator = make_emulator(messages=450, profiles=CAPPED)
+    pipeline = make_pipeline()
+    extracts, overlapped, threads = 0, [], []
+    extract, load = pipeline.extract, BackgroundLoad._load
+
+    def counted_extract(*args, **kwargs):
+        nonlocal extracts
+        extracts += 1
+        return extract(*args, **kwargs)
+
+    def load_once_the_next_read_began(self, step):
+        # Were the loads run one after the other, no read could begin while this one waits.
+        began, deadline = extracts, time.monotonic() + 30
+        while extracts == began and time.monotonic() < deadline:
+            time.sleep(0.01)
+        overlapped.append(extracts > began)
+        threads.append(threading.current_thread() is not threading.main_thread())
+        load(self, step)
+
+    monkeypatch.setattr(pipeline, "extract", counted_extract)
+    monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
+
+    summary = load_from(emulator, pipeline, messages_per_load=SLICE)
+
+    assert extracts >= 4
+    assert overlapped == [True] * (extracts - 1) and all(threads)
+    assert summary.rows_per_table["messages"] >= 450
+    assert not pipeline.has_pending_data
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_a_load_that_failed_on_the_thread_is_loaded_again_on_the_callers(
+    make_emulator, make_pipeline, monkeypatch, caplog
+):
+    emulator = make_emulator(messages=350, profiles=CAPPED)
+    pipeline = make_pipeline()
+    failures = []
+    load_package = Load.load_single_package
+
+    def fails_once_on_the_thread(self, load_id, schema):
+        if threading.current_thread() is not threading.main_thread() and not failures:
+            failures.append(load_id)
+            raise ConnectionError("the destination went away")
+        return load_package(self, load_id, schema)
+
+    monkeypatch.setattr(Load, "load_single_package", fails_once_on_the_thread)
+    caplog.set_level(logging.WARNING)
+
+    load_from(emulator, pipeline, messages_per_load=SLICE)
+
+    assert len(failures) == 1
+    assert "Loading the previous slice failed on the load thread (ConnectionError)" in caplog.text
+    assert not pipeline.has_pending_data
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_a_destination_that_keeps_failing_stops_the_run_and_the_next_run_ends_exact(
+    make_emulator, make_pipeline, monkeypatch
+):
+    emulator = make_emulator(messages=350, profiles=CAPPED)
+    pipeline = make_pipeline()
+    load_package = Load.load_single_package
+    calls = []
+
+    def fails_after_the_first_package(self, load_id, schema):
+        calls.append(load_id)
+        if len(calls) > 1:  # the first is the run's opening one, with users, groups and the first slice
+            raise ConnectionError("the destination went away")
+        return load_package(self, load_id, schema)
+
+    monkeypatch.setattr(Load, "load_single_package", fails_after_the_first_package)
+    with pytest.raises(PipelineStepFailed, match="the destination went away"):
+        load_from(emulator, pipeline, messages_per_load=SLICE)
+    assert pipeline.has_pending_data
+
+    monkeypatch.setattr(Load, "load_single_package", load_package)
+    load_from(emulator, pipeline, messages_per_load=SLICE)
+
+    assert not pipeline.has_pending_data
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
