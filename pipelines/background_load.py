@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 import dlt
@@ -27,7 +28,7 @@ from dlt.common.storages import LoadStorageConfiguration
 from dlt.load import Load
 from dlt.load.configuration import LoaderConfiguration
 
-from pipelines.held_duckdb import duckdb_held_open
+from pipelines.held_duckdb import duckdb_client, duckdb_held_open, held_open
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,13 @@ class BackgroundLoad:
 
     def start(self) -> None:
         self.wait()
-        step = self._load_step()
+        # Made on the caller's thread: dlt resolves the step's configuration from the caller's config context,
+        # and makes the destination client from the pipeline's schema, which the next extract changes.
+        step, held = self._load_step(), held_open(self.pipeline, duckdb_client(self.pipeline))
         self._error = None
-        self._thread = threading.Thread(target=self._load, args=(step,), name="cometchat-load", daemon=True)
+        self._thread = threading.Thread(
+            target=self._load, args=(step, held), name="cometchat-load", daemon=True
+        )
         self._thread.start()
 
     def wait(self) -> None:
@@ -82,7 +87,6 @@ class BackgroundLoad:
         return True
 
     def _load_step(self) -> Load:
-        # Built on the caller's thread: dlt resolves the step's configuration from the caller's config context.
         pipeline = self.pipeline
         client, staging_client = pipeline._get_destination_clients()  # as Pipeline.load gets them
         step = Load(
@@ -100,10 +104,10 @@ class BackgroundLoad:
         step.config.auto_abort_on_terminal_error = False  # see the module's docstring
         return step
 
-    def _load(self, step: Load) -> None:
+    def _load(self, step: Load, held: AbstractContextManager[None]) -> None:
         started = time.monotonic()
         try:
-            with duckdb_held_open(self.pipeline):
+            with held:
                 pool_runner.run_pool(step.config, step)
         except BaseException as error:  # handed to `wait()` on the caller's thread
             logger.debug("The load thread failed", exc_info=True)

@@ -16,7 +16,7 @@ held across all of a run's packages let it grow to 400 MB at 5M messages).
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import dlt
 from dlt.common.destination.client import JobClientBase
@@ -28,12 +28,17 @@ logger = logging.getLogger(__name__)
 DUCKDB_DESTINATION_TYPE = "dlt.destinations.duckdb"
 
 
-@contextmanager
-def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
+def duckdb_held_open(pipeline: dlt.Pipeline) -> AbstractContextManager[None]:
     """Holds the pipeline's DuckDB database open for the duration of the block and checkpoints it at its end
     if the block succeeded; does nothing for other destinations and for a connection the caller passed in
     (dlt never closes that one). Meant around one `pipeline.run` / `pipeline.load`, that is one load package."""
-    client = _duckdb_client(pipeline)
+    return held_open(pipeline, duckdb_client(pipeline))
+
+
+@contextmanager
+def held_open(pipeline: dlt.Pipeline, client: SqlJobClientBase | None) -> Iterator[None]:
+    """`duckdb_held_open` with the client made beforehand (`duckdb_client`), for a block that runs on another
+    thread than the one that made it: dlt makes the client from the pipeline's schema, which that one changes."""
     if client is None:
         yield
         return
@@ -48,7 +53,7 @@ def duckdb_held_open(pipeline: dlt.Pipeline) -> Iterator[None]:
             logger.warning("DuckDB could not checkpoint the loaded package now: %s", error)
 
 
-def _duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
+def duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
     destination = pipeline.destination
     if destination is None or destination.destination_type != DUCKDB_DESTINATION_TYPE:
         return None

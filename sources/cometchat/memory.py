@@ -24,7 +24,9 @@ LARGE_ALLOCATION_BYTES = 256 * 1024
 
 
 def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc, else None (musl, macOS, Windows)."""
+    """The C library when it is glibc, else None (musl, macOS, Windows). Looked up once, at import: on Linux
+    `find_library` runs `/sbin/ldconfig`, a fork of the whole process (at each slice, the sampled process tree
+    of a 1M load once showed 730 MB for an instant)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
@@ -33,9 +35,12 @@ def _glibc() -> ctypes.CDLL | None:
         return None
 
 
+_GLIBC = _glibc()
+
+
 def _find_malloc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None where the C library is not glibc."""
-    trim = getattr(_glibc(), "malloc_trim", None)
+    trim = getattr(_GLIBC, "malloc_trim", None)
     if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
@@ -63,7 +68,7 @@ def serve_large_allocations_apart(threshold: int = LARGE_ALLOCATION_BYTES) -> bo
     glibc held 88 to 158 MB freed (growing slice by slice) and the load peaked at 420 to 449 MB; with the
     threshold fixed at 256 KiB, 14 to 41 MB and 395 to 418 MB (README, Performance, Memory).
     """
-    mallopt = getattr(_glibc(), "mallopt", None)
+    mallopt = getattr(_GLIBC, "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -30,7 +30,7 @@ MAX_LIST_PASSES: Final = 3
 # Each socket operation (connect, every read) may take this long...
 # run.py loads messages in slices of about this many, one load package each, so that a capped DuckDB's merge
 # works on one slice at a time: a single package of 1M messages does not fit its 512 MB.
-MESSAGES_PER_LOAD: Final = 200_000
+MESSAGES_PER_LOAD: Final = 100_000
 
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
 # ...and the whole response this long; on expiry the request is retried like a timeout. A 1,000-row page

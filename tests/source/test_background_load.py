@@ -29,14 +29,14 @@ def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, m
         extracts += 1
         return extract(*args, **kwargs)
 
-    def load_once_the_next_read_began(self, step):
+    def load_once_the_next_read_began(self, step, held):
         # Were the loads run one after the other, no read could begin while this one waits.
         began, deadline = extracts, time.monotonic() + 30
         while extracts == began and time.monotonic() < deadline:
             time.sleep(0.01)
         overlapped.append(extracts > began)
         threads.append(threading.current_thread() is not threading.main_thread())
-        load(self, step)
+        load(self, step, held)
 
     monkeypatch.setattr(pipeline, "extract", counted_extract)
     monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
