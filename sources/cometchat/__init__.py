@@ -36,7 +36,7 @@ from .destination_hints import (
 from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
-from .memory import release_freed_memory, serve_large_allocations_apart
+from .memory import release_freed_memory, serve_large_allocations_apart, share_malloc_arenas
 from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .redaction import redact
@@ -364,6 +364,7 @@ def messages(
     )
     def messages_resource() -> Iterator[Any]:
         serve_large_allocations_apart()
+        share_malloc_arenas()
         with fewer_collections():
             use_destination_hints()
             state = dlt.current.resource_state()

@@ -18,9 +18,11 @@ import pyarrow as pa
 logger = logging.getLogger(__name__)
 
 
-# mallopt's parameter for the size from which glibc maps an allocation of its own (malloc.h).
+# mallopt's parameters (malloc.h): the size from which glibc maps an allocation of its own, and the most arenas.
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 LARGE_ALLOCATION_BYTES = 256 * 1024
+MALLOC_ARENAS = 3
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -68,9 +70,25 @@ def serve_large_allocations_apart(threshold: int = LARGE_ALLOCATION_BYTES) -> bo
     glibc held 88 to 158 MB freed (growing slice by slice) and the load peaked at 420 to 449 MB; with the
     threshold fixed at 256 KiB, 14 to 41 MB and 395 to 418 MB (README, Performance, Memory).
     """
+    return _mallopt(_M_MMAP_THRESHOLD, threshold)
+
+
+def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Makes glibc's threads share at most `arenas` heaps (arenas already made stay). Returns whether it was set.
+
+    glibc gives a thread that finds the arenas busy a new one, up to 8 per core, and each keeps what it freed
+    scattered in its heap. With a slice loading on a thread while the next is read, the reader threads, the
+    load thread and DuckDB's made more of them: a 5M load as run.py does it peaked at 506 to 510 MB of the
+    process tree, 463 MB with 3 arenas (README, Performance, "A slice loads while the next one is read").
+    glibc fixes its limit once it has 8 arenas, so this is called before the read starts its threads.
+    """
+    return _mallopt(_M_ARENA_MAX, arenas)
+
+
+def _mallopt(parameter: int, value: int) -> bool:
     mallopt = getattr(_GLIBC, "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(mallopt(parameter, value))
