@@ -29,7 +29,8 @@ MAX_LIST_PASSES: Final = 3
 
 # Each socket operation (connect, every read) may take this long...
 # run.py loads messages in slices of about this many, one load package each, so that a capped DuckDB's merge
-# works on one slice at a time: a single package of 1M messages does not fit its 512 MB.
+# works on one slice at a time (a single package of 1M messages does not fit its 512 MB), and a slice's package
+# loads while the next slice is read: a history of 200,000 messages is then two slices, one of them overlapped.
 MESSAGES_PER_LOAD: Final = 100_000
 
 REQUEST_TIMEOUT_SECONDS: Final = 60.0

@@ -101,3 +101,38 @@ def test_neither_call_starts_a_process(monkeypatch):
     serve_large_allocations_apart()
     release_freed_memory()
     assert started == []
+
+
+# Threads started in a fresh process, each allocating from glibc (a block past pymalloc's 512 bytes); glibc's
+# `malloc_stats` then lists each arena on stderr.
+THREADS_ALLOCATE = """
+import ctypes, sys, threading
+from sources.cometchat.memory import share_malloc_arenas
+
+if sys.argv[1] == "shared":
+    assert share_malloc_arenas(2)
+blocks, started = [], threading.Barrier(7)
+
+def allocate():
+    blocks.append(bytearray(4096))
+    started.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for thread in threads:
+    thread.start()
+started.wait()
+ctypes.CDLL("libc.so.6").malloc_stats()
+"""
+
+
+def _arenas(mode: str) -> int:
+    run = subprocess.run(
+        [sys.executable, "-c", THREADS_ALLOCATE, mode], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return sum(line.startswith("Arena ") for line in run.stderr.splitlines())
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc")
+def test_threads_share_the_arenas_they_are_limited_to():
+    assert _arenas("own") > 2  # a new thread gets an arena of its own
+    assert _arenas("shared") <= 2
