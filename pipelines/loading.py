@@ -98,10 +98,11 @@ def run_load(
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
     Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
-    loaded in slices of `messages_per_load`, one dlt run and load package each, until the cursor is caught
-    up, so that the destination's merge stays small; each slice's package loads on a thread while the next slice
-    is read (`background_load.py`), the last one as `pipeline.run` loads it. `messages_from`: where a new pipeline's messages start,
-    after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
+    loaded in slices of `messages_per_load`, one load package each, until the cursor is caught up, so that the
+    destination's merge stays small; each slice's package loads on a thread while the next slice is read
+    (`background_load.py`), the last one as `pipeline.run` loads it. `messages_from`: where a new pipeline's
+    messages start, after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has
+    a cursor.
     Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`).
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
