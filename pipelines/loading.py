@@ -148,7 +148,7 @@ def _load_slices(
     # normalize and load steps.
     with duckdb_held_open(pipeline):
         load_info = pipeline.run()
-    _add_rows(rows, pipeline.last_trace.last_normalize_info)
+    _add_rows(rows, pipeline.last_trace.last_normalize_info if pipeline.last_trace else None)
     return load_info, rows
 
 

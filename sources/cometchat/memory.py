@@ -76,11 +76,11 @@ def serve_large_allocations_apart(threshold: int = LARGE_ALLOCATION_BYTES) -> bo
 def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Makes glibc's threads share at most `arenas` heaps (arenas already made stay). Returns whether it was set.
 
-    glibc gives a thread that finds the arenas busy a new one, up to 8 per core, and each keeps what it freed
-    scattered in its heap. With a slice loading on a thread while the next is read, the reader threads, the
-    load thread and DuckDB's made more of them: a 5M load as run.py does it peaked at 506 to 510 MB of the
-    process tree, 463 MB with 3 arenas (README, Performance, "A slice loads while the next one is read").
-    glibc fixes its limit once it has 8 arenas, so this is called before the read starts its threads.
+    glibc gives each new thread an arena of its own, up to 8 per core, and each keeps what it freed scattered in
+    its heap. With a slice loading on a thread while the next is read (the reader threads and a new load thread
+    per slice), a 5M load as run.py does it peaked at 506 to 510 MB of the process tree, 463 MB with 3 arenas
+    (README, Performance, "A slice loads while the next one is read"). glibc fixes its limit once it has 8
+    arenas, so this is called before the read starts its threads.
     """
     return _mallopt(_M_ARENA_MAX, arenas)
 

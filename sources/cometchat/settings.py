@@ -27,12 +27,12 @@ DEFAULT_LOOKBACK_SECONDS: Final = 7 * 86_400
 # A conversation list whose rows move while it is read (ordered by updatedAt) is read again, at most this often.
 MAX_LIST_PASSES: Final = 3
 
-# Each socket operation (connect, every read) may take this long...
 # run.py loads messages in slices of about this many, one load package each, so that a capped DuckDB's merge
 # works on one slice at a time (a single package of 1M messages does not fit its 512 MB), and a slice's package
 # loads while the next slice is read: a history of 200,000 messages is then two slices, one of them overlapped.
 MESSAGES_PER_LOAD: Final = 100_000
 
+# Each socket operation (connect, every read) may take this long...
 REQUEST_TIMEOUT_SECONDS: Final = 60.0
 # ...and the whole response this long; on expiry the request is retried like a timeout. A 1,000-row page
 # takes well under a second, so this only ever cuts off an answer that trickles or stalls.
