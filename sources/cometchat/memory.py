@@ -8,7 +8,6 @@ and hands what is left back when it ends.
 """
 
 import ctypes
-import ctypes.util
 import logging
 import platform
 from collections.abc import Callable
@@ -26,13 +25,13 @@ MALLOC_ARENAS = 3
 
 
 def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc, else None (musl, macOS, Windows). Looked up once, at import: on Linux
-    `find_library` runs `/sbin/ldconfig`, a fork of the whole process (at each slice, the sampled process tree
-    of a 1M load once showed 730 MB for an instant)."""
+    """The C library when it is glibc, else None (musl, macOS, Windows). By its soname, which glibc has kept
+    since 1997: `ctypes.util.find_library` would run `/sbin/ldconfig`, a fork of the whole loader (called at each
+    slice, it made the sampled process tree of a 1M load show 730 MB for an instant)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return ctypes.CDLL("libc.so.6")
     except OSError:
         return None
 

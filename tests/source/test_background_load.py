@@ -1,15 +1,18 @@
 """A slice's package loads on a thread while the next slice is read (pipelines/background_load.py): the loads
-overlap the reads, and a load that fails there loses nothing and duplicates nothing."""
+overlap the reads, and a load that fails there loses nothing and duplicates nothing. `run_load` no longer
+extracts inside `pipeline.run`, so it restores the state from the destination before the extract itself."""
 
 import logging
 import threading
 import time
 
+import dlt
 import pytest
 from dlt.load import Load
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.background_load import BackgroundLoad
+from pipelines.loading import build_pipeline
 
 from .conftest import load_from
 from .matching import assert_matches_ground_truth
@@ -99,3 +102,18 @@ def test_a_destination_that_keeps_failing_stops_the_run_and_the_next_run_ends_ex
 
     assert not pipeline.has_pending_data
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_a_new_working_directory_takes_the_cursor_from_the_destination(make_emulator, tmp_path):
+    """A run on another machine (or after the pipelines folder was lost) reads only what is new."""
+    emulator = make_emulator(messages=300, profiles=CAPPED)
+    database = dlt.destinations.duckdb(str(tmp_path / "cometchat.duckdb"))
+    first = build_pipeline(destination=database, progress=None, pipelines_dir=str(tmp_path / "machine_a"))
+    load_from(emulator, first, messages_per_load=SLICE)
+    emulator.add_messages(7)
+
+    second = build_pipeline(destination=database, progress=None, pipelines_dir=str(tmp_path / "machine_b"))
+    summary = load_from(emulator, second, messages_per_load=SLICE)
+
+    assert summary.rows_per_table["messages"] < 50  # the new messages and the changes they make, not all 307
+    assert_matches_ground_truth(second, emulator.ground_truth())
