@@ -22,6 +22,7 @@ from pipelines.held_duckdb import duckdb_held_open
 from pipelines.lake import install_delta_extension
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatError
+from sources.cometchat.memory import share_malloc_arenas
 from sources.cometchat.settings import MESSAGES_PER_LOAD
 from sources.cometchat.throttle import RequestStats
 
@@ -107,6 +108,7 @@ def run_load(
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
+    share_malloc_arenas()  # before this run starts any thread (the messages resource sets it too, later)
     load_info, rows = _load_slices(
         pipeline, client, resources, full_refresh, messages_per_load, messages_from
     )

@@ -79,7 +79,7 @@ def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     its heap. With a slice loading on a thread while the next is read (the reader threads and a new load thread
     per slice), a 5M load as run.py does it peaked at 506 to 510 MB of the process tree, 463 MB with 3 arenas
     (README, Performance, "A slice loads while the next one is read"). glibc fixes its limit once it has 8
-    arenas, so this is called before the read starts its threads.
+    arenas, so this is called before the read starts its threads (and by `run_load` before the run starts any).
     """
     return _mallopt(_M_ARENA_MAX, arenas)
 
