@@ -77,7 +77,7 @@ def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
     glibc gives each new thread an arena of its own, up to 8 per core, and each keeps what it freed scattered in
     its heap. With a slice loading on a thread while the next is read (the reader threads and a new load thread
-    per slice), a 5M load as run.py does it peaked at 506 to 510 MB of the process tree, 463 MB with 3 arenas
+    per slice), a 5M load as run.py does it peaked at 506 to 510 MB of the process tree, 466 MB with 3 arenas
     (README, Performance, "A slice loads while the next one is read"). glibc fixes its limit once it has 8
     arenas, so this is called before the read starts its threads (and by `run_load` before the run starts any).
     """
