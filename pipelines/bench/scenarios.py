@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 import requests
 
+from pipelines.bench.cpu_time import process_cpu_seconds, usable_cores
 from sources.cometchat import CometChatClient, CometChatCredentials
 from sources.cometchat.settings import DEFAULT_BACKFILL_WINDOWS
 from sources.cometchat_emulator import Emulator, EmulatorConfig
@@ -59,7 +60,8 @@ def _bare_client(emulator: Emulator) -> dict:
     session.headers.update({"apikey": emulator.api_key})
     params: dict = {"limit": 1000, "affix": "append", "fromTimestamp": 0}
     pages = messages = 0
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
+    emulator_cpu = process_cpu_seconds(emulator.pid)
     while True:
         body = orjson.loads(session.get(f"{emulator.base_url}/messages", params=params).content)
         pages, messages = pages + 1, messages + len(body["data"])
@@ -68,7 +70,13 @@ def _bare_client(emulator: Emulator) -> dict:
         last = body["data"][-1]
         params.update(sentAt=last["sentAt"], id=last["id"], fromTimestamp=last["sentAt"])
     seconds = time.monotonic() - started
-    return {"messages": messages, "pages_per_s": pages / seconds, "messages_per_s": messages / seconds}
+    return {
+        "messages": messages,
+        "pages_per_s": pages / seconds,
+        "messages_per_s": messages / seconds,
+        "client_cpu_s": time.process_time() - cpu,
+        "emulator_cpu_s": process_cpu_seconds(emulator.pid) - emulator_cpu,
+    }
 
 
 def throughput_data(messages: int, sizes: dict[str, int] | None = None) -> EmulatorConfig:
@@ -93,18 +101,28 @@ def throughput(sizes: dict[str, int]) -> dict:
     with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
         total = emulator.message_count()
         ceiling = _bare_client(emulator)
-        ours = _worker("ours", emulator, workdir, runs=2)
-        measured = {name: _worker(name, emulator, workdir) for name in baselines}
+        counted = ("--emulator-pid", str(emulator.pid))
+        ours = _worker("ours", emulator, workdir, runs=2, options=counted)
+        measured = {name: _worker(name, emulator, workdir, options=counted) for name in baselines}
     full, again = ours["runs"]
     ours_rate = full["messages"] / full["seconds"]
+    # Our CPU seconds and the emulator's, spread over every core: the least wall time this machine allows a load
+    # that costs this much CPU. Its ratio to the wall time says how much of the machine the load kept busy.
+    floor_s = (full["cpu_s"] + full["emulator_cpu_s"]) / usable_cores()
     result = {
         "messages_in_emulator": total,
         "ceiling_messages_per_s": ceiling["messages_per_s"],
+        "ceiling_client_cpu_s": ceiling["client_cpu_s"],
+        "ceiling_emulator_cpu_s": ceiling["emulator_cpu_s"],
         "ours_messages_loaded": full["messages"],
         "ours_full_load_s": full["seconds"],
         "ours_full_load_cpu_s": full["cpu_s"],
         "ours_messages_per_s": ours_rate,
         "ours_over_ceiling": ours_rate / ceiling["messages_per_s"],
+        "ours_emulator_cpu_s": full["emulator_cpu_s"],
+        "ours_cpu_floor_s": floor_s,
+        "ours_core_use": floor_s / full["seconds"],
+        "ours_over_ceiling_at_floor": full["messages"] / floor_s / ceiling["messages_per_s"],
         "ours_noop_rerun_s": again["seconds"],
         "ours_noop_rerun_requests": again["requests"],
         "ours_noop_rerun_rows": again["rows"],
@@ -113,11 +131,13 @@ def throughput(sizes: dict[str, int]) -> dict:
         "ours_peak_normalize_worker_rss_mb": ours["peak_child_rss_mb"],
     }
     for name, baseline in measured.items():
-        result |= _baseline_figures(name, baseline, total, ours_rate, full["cpu_s"])
+        result |= _baseline_figures(name, baseline, total, ours_rate, full["cpu_s"], floor_s)
     return result
 
 
-def _baseline_figures(name: str, baseline: dict, total: int, ours_rate: float, ours_cpu_s: float) -> dict:
+def _baseline_figures(
+    name: str, baseline: dict, total: int, ours_rate: float, ours_cpu_s: float, ours_floor_s: float
+) -> dict:
     speedup = "speedup_vs_tuned" if name == "baseline" else "speedup_vs_defaults"
     figures = {f"{name}_peak_tree_rss_mb": baseline["peak_tree_rss_mb"]}
     if "stopped" in baseline:
@@ -139,6 +159,9 @@ def _baseline_figures(name: str, baseline: dict, total: int, ours_rate: float, o
         speedup: ours_rate / rate,
         # The same messages: the ratio of CPU seconds, which other jobs on a shared machine stretch far less.
         f"cpu_{speedup}": run["cpu_s"] / ours_cpu_s,
+        f"{speedup}_at_our_floor": run["seconds"] / ours_floor_s,
+        f"{name}_emulator_cpu_s": run["emulator_cpu_s"],
+        f"{name}_core_use": (run["cpu_s"] + run["emulator_cpu_s"]) / usable_cores() / run["seconds"],
     }
 
 

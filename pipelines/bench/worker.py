@@ -19,6 +19,7 @@ from pathlib import Path
 import dlt
 
 from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
+from pipelines.bench.cpu_time import process_cpu_seconds
 from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
 from sources.cometchat.settings import DEFAULT_BACKFILL_WINDOWS
@@ -122,9 +123,13 @@ def _cpu_seconds() -> float:
 def _with_cpu_seconds(
     load: Callable[[argparse.Namespace, str], dict], args: argparse.Namespace, api_key: str
 ) -> dict:
-    started = _cpu_seconds()
-    run = load(args, api_key)
-    return run | {"cpu_s": _cpu_seconds() - started}
+    """The run's figures, with its CPU seconds and, given `--emulator-pid`, the emulator's during the run."""
+    pid = args.emulator_pid
+    started, emulator_started = _cpu_seconds(), process_cpu_seconds(pid) if pid else 0.0
+    run = load(args, api_key) | {"cpu_s": _cpu_seconds() - started}
+    if pid:
+        run["emulator_cpu_s"] = process_cpu_seconds(pid) - emulator_started
+    return run
 
 
 def main() -> None:
@@ -136,6 +141,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--requests-per-minute", type=float, default=1e9)
     parser.add_argument("--backfill-windows", type=int, default=DEFAULT_BACKFILL_WINDOWS)
+    parser.add_argument("--emulator-pid", type=int, help="also count this emulator's CPU seconds in each run")
     args = parser.parse_args()
     api_key = os.environ["COMETCHAT_BENCH_API_KEY"]
     load = LOADERS[args.contender]

@@ -55,6 +55,13 @@ class Emulator:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The emulator process's id: the benchmark counts its CPU seconds."""
+        if self._process is None or not self.running:
+            raise RuntimeError("the emulator is not running")
+        return self._process.pid
+
     def start(self) -> Emulator:
         if self._process is not None:
             return self

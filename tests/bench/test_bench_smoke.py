@@ -29,6 +29,14 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
         cpu, wall = throughput[f"{contender}_full_load_cpu_s"], throughput[f"{contender}_full_load_s"]
         assert 0 < cpu < 2 * wall, contender
     assert throughput["cpu_speedup_vs_tuned"] > 0
+    # The emulator's CPU seconds are counted too: with ours, they set the least wall time the cores allow.
+    assert throughput["ceiling_client_cpu_s"] > 0 and throughput["ceiling_emulator_cpu_s"] > 0
+    for contender in ("ours", "baseline"):
+        assert throughput[f"{contender}_emulator_cpu_s"] > 0, contender
+        # Busy cores over available ones; a little over 1 where CPU is counted around more than the timed load.
+        assert 0 < throughput[f"{contender}_core_use"] < 1.2, contender
+    assert throughput["ours_cpu_floor_s"] < throughput["ours_full_load_s"] * 1.2
+    assert throughput["ours_over_ceiling_at_floor"] >= throughput["ours_over_ceiling"] / 1.2
     assert throughput["ours_peak_tree_rss_mb"] > 0  # sampled, so it may miss the last few MB of a peak
     assert throughput["ours_noop_rerun_rows"] == 0
     assert results["rate_limited"]["ours_requests"] > 0
