@@ -182,7 +182,9 @@ def refuse_nested_child_tables() -> None:
 
 class MessagePages:
     """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
-    at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper).
+    at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper). For
+    the same reason a child table is held until it has a batch's worth of rows or `flush` is called: most
+    copies have no attachments, reactions, mentions or tags, so those tables would come in small pieces.
 
     The shapes are those of `shaping.py`. Python only walks what pyarrow cannot: the integers, JSON values and
     child lists go into row tuples, turned into columns once per batch. pyarrow does the rest a column at a
@@ -201,6 +203,7 @@ class MessagePages:
         # outside pyarrow's pool: small arrow arrays kept for the whole read would pin its freed pages.
         self.keep_keys = keep_keys
         self.key_ids, self.key_versions = array("q"), array("q")
+        self._held: dict[str, list[pa.Table]] = {kind: [] for kind in CHILD_KINDS}
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -219,10 +222,17 @@ class MessagePages:
         if messages:
             self._texts.append(pa.array(messages, _TEXT_STRUCT))
         if len(self._roots) >= self.batch_size:
-            yield from self.flush()
+            yield from self._batch()
 
     def flush(self) -> Iterator[Any]:
-        """The `messages` table of what was added, then each non-empty child table."""
+        """The `messages` table of what was added since the last batch, then each non-empty child table."""
+        yield from self._batch()
+        for kind in CHILD_KINDS:
+            if self._held[kind]:
+                yield self._release(kind)
+
+    def _batch(self) -> Iterator[Any]:
+        """The `messages` table of the batch; its child rows join the held ones, released once a batch's worth."""
         if not self._roots:
             return
         roots, texts, children, extras = self._roots, self._texts, self._children, self._extras
@@ -249,8 +259,13 @@ class MessagePages:
         yield messages
         for kind in CHILD_KINDS:
             if children[kind]:
-                table = _child_table(children[kind], kind, ids, versions, copy_ids)
-                yield dlt.mark.with_table_name(table, child_table(kind))
+                self._held[kind].append(_child_table(children[kind], kind, ids, versions, copy_ids))
+                if sum(map(len, self._held[kind])) >= self.batch_size:
+                    yield self._release(kind)
+
+    def _release(self, kind: str) -> Any:
+        table, self._held[kind] = pa.concat_tables(self._held[kind]), []
+        return dlt.mark.with_table_name(table, child_table(kind))
 
     def _new_batch(self) -> None:
         # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the
