@@ -3,8 +3,9 @@
 dlt runs its steps one after the other: while DuckDB loaded a slice, nothing read the API, and while the next
 slice was read and reshaped, the destination sat idle. The destination's work runs in DuckDB (or on a server),
 not in Python, so here dlt's load step for slice N runs on a thread while slice N+1 is extracted on the caller's.
-(DuckDB's Python client still takes the GIL back between the tasks of a query, which stretches a load on the
-thread to about twice its time alone: README, Performance, "A slice loads while the next one is read".)
+(dlt's Python between the statements, and some of DuckDB's queries, still wait for the GIL beside the extract;
+with the two cores shared, a load on the thread takes about twice its time alone: README, Performance, "A slice
+loads while the next one is read" and "The CPU floor (round 9)".)
 
 Only dlt's `Load` step runs on the thread, built as `Pipeline.load` builds it but without the pipeline's state
 sync and trace, which are not thread-safe (the extract on the caller's thread writes the state). The step
