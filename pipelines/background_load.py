@@ -9,8 +9,9 @@ loads while the next one is read" and "The CPU floor (round 9)".)
 
 Only dlt's `Load` step runs on the thread, built as `Pipeline.load` builds it but without the pipeline's state
 sync and trace, which are not thread-safe (the extract on the caller's thread writes the state). The step
-touches the load storage and the destination; the extract writes the extract storage and the state. The caller
-normalizes only after `wait()`, so no package appears in the load storage while the thread reads it.
+touches the load storage and the destination; the extract writes the extract storage and the state. The thread
+loads one package, the oldest: the caller normalizes the next one meanwhile, and starts its load once that one
+is joined.
 
 A load that fails on the thread is not reported from there: `wait()` hands the package back to dlt with
 `pipeline.load()`, which retries it and raises as a run would (`PipelineStepFailed`), or aborts it where the
@@ -26,6 +27,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 
 import dlt
+from dlt.common.pipeline import NormalizeInfo
 from dlt.common.runners import pool_runner
 from dlt.common.storages import LoadStorageConfiguration
 from dlt.load import Load
@@ -37,15 +39,19 @@ logger = logging.getLogger(__name__)
 
 
 class BackgroundLoad:
-    """`start()` loads the pipeline's normalized packages on a thread; `wait()` joins it. Used as a context
-    manager, so that no load is left running when the block ends, whatever ended it."""
+    """`normalize_and_start()` normalizes the pipeline's extracted package and loads it on a thread; `wait()`
+    joins it. Used as a context manager, so that no load is left running when the block ends, whatever ended
+    it."""
 
     def __init__(self, pipeline: dlt.Pipeline) -> None:
         self.pipeline = pipeline
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def start(self) -> None:
+    def normalize_and_start(self) -> NormalizeInfo:
+        """Normalizes the package just extracted while the previous one may still load, then loads it on a
+        thread once that one is loaded."""
+        normalized = self.pipeline.normalize()
         self.wait()
         # Made on the caller's thread: dlt resolves the step's configuration from the caller's config context,
         # and makes the destination client from the pipeline's schema, which the next extract changes.
@@ -55,6 +61,7 @@ class BackgroundLoad:
             target=self._load, args=(step, held), name="cometchat-load", daemon=True
         )
         self._thread.start()
+        return normalized
 
     def wait(self) -> None:
         """Joins the running load; if it failed, loads the package again through `pipeline.load()`."""
@@ -111,9 +118,19 @@ class BackgroundLoad:
         started = time.monotonic()
         try:
             with held:
-                pool_runner.run_pool(step.config, step)
+                _load_oldest_package(step)
         except BaseException as error:  # handed to `wait()` on the caller's thread
             logger.debug("The load thread failed", exc_info=True)
             self._error = error
         else:
             logger.info("Loaded a slice's package in %.1f s, on the load thread", time.monotonic() - started)
+
+
+def _load_oldest_package(step: Load) -> None:
+    """One run of the step: it loads the oldest normalized package. Not dlt's `run_pool`, which would go on to
+    load the package the caller normalizes meanwhile, with a destination client made for the schema before."""
+    pool = pool_runner.create_pool(step.config)
+    try:
+        step.run(pool)
+    finally:
+        pool.shutdown(wait=True)

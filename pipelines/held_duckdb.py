@@ -44,7 +44,7 @@ def held_open(pipeline: dlt.Pipeline, client: SqlJobClientBase | None) -> Iterat
         return
     with client:
         yield
-        if not pipeline.list_normalized_load_packages():
+        if not _half_loaded(pipeline):
             _empty_staging_tables(client)
         try:
             client.sql_client.execute_sql("CHECKPOINT")
@@ -64,6 +64,16 @@ def duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
     if credentials.external_conn() is not None:
         return None
     return client
+
+
+def _half_loaded(pipeline: dlt.Pipeline) -> bool:
+    """Whether a normalized package has begun to load: its staged rows are still needed to finish it. (A package
+    normalized while the previous one loads has begun nothing.)"""
+    return any(
+        files and state != "new_jobs"
+        for load_id in pipeline.list_normalized_load_packages()
+        for state, files in pipeline.get_load_package_info(load_id).jobs.items()
+    )
 
 
 def _empty_staging_tables(client: SqlJobClientBase) -> None:

@@ -3,6 +3,7 @@
 import json
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
 from pipelines.background_load import BackgroundLoad
-from pipelines.held_duckdb import duckdb_held_open
+from pipelines.held_duckdb import DUCKDB_DESTINATION_TYPE, duckdb_held_open
 from pipelines.lake import install_delta_extension
+from pipelines.pandas_hidden import pandas_hidden
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
 from sources.cometchat.errors import CometChatError
 from sources.cometchat.memory import share_malloc_arenas
@@ -99,9 +101,10 @@ def run_load(
     """One incremental load; a full refresh first drops the tables and cursors of the resources it loads.
 
     Only those: other tables of the dataset, such as the reverse ETL's `tag_changes`, are kept. Messages are
-    loaded in slices of `messages_per_load`, one load package each, until the cursor is caught up, so that the
-    destination's merge stays small; each slice's package loads on a thread while the next slice is read
-    (`background_load.py`), the last one as `pipeline.run` loads it. `messages_from`: where a new pipeline's
+    loaded first, in slices of `messages_per_load`, one load package each, until the cursor is caught up, so
+    that the destination's merge stays small; each slice's package loads on a thread while the next slice is
+    read (`background_load.py`), and the last one while the other resources are read, into a package of their
+    own that loads as `pipeline.run` loads it. Into DuckDB, pandas stays unloaded (`pandas_hidden.py`). `messages_from`: where a new pipeline's
     messages start, after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has
     a cursor.
     Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`).
@@ -109,9 +112,13 @@ def run_load(
     """
     started = time.monotonic()
     share_malloc_arenas()  # before this run starts any thread (the messages resource sets it too, later)
-    load_info, rows = _load_slices(
-        pipeline, client, resources, full_refresh, messages_per_load, messages_from
+    into_duckdb = (
+        pipeline.destination is not None and pipeline.destination.destination_type == DUCKDB_DESTINATION_TYPE
     )
+    with pandas_hidden() if into_duckdb else nullcontext():
+        load_info, rows = _load_slices(
+            pipeline, client, resources, full_refresh, messages_per_load, messages_from
+        )
     check_nothing_pending(pipeline)
     seconds = time.monotonic() - started
     return LoadSummary(
@@ -136,21 +143,27 @@ def _load_slices(
         pipeline.run()
     source = _source(client, messages_per_load, resources, messages_from)
     schema = stored_schema(pipeline, source.name) if messages_from is not None else None
+    refresh = "drop_resources" if full_refresh else None
+    others = [name for name in source.selected_resources if name != "messages"]
     rows: dict[str, int] = {}
     with BackgroundLoad(pipeline) as loads:
-        pipeline.extract(source, refresh="drop_resources" if full_refresh else None, schema=schema)
-        while "messages" in source.selected_resources and more_messages(pipeline):
-            # This slice's package loads on a thread while the next slice is read.
-            loads.wait()
-            _add_rows(rows, pipeline.normalize())
-            loads.start()
-            logger.info("Loading the next slice of messages")
-            pipeline.extract(_source(client, messages_per_load, ["messages"], messages_from))
-    # The last package loads as `pipeline.run` loads a pending one, so that dlt's trace of the run holds its
-    # normalize and load steps.
+        if "messages" in source.selected_resources:
+            pipeline.extract(source.with_resources("messages"), refresh=refresh, schema=schema)
+            schema = None  # the pipeline has it now
+            while more_messages(pipeline):
+                # This slice's package loads on a thread while the next slice is read.
+                _add_rows(rows, loads.normalize_and_start())
+                logger.info("Loading the next slice of messages")
+                pipeline.extract(_source(client, messages_per_load, ["messages"], messages_from))
+            if others:
+                # The other tables are read while the last slice of messages loads.
+                _add_rows(rows, loads.normalize_and_start())
+        if others:
+            pipeline.extract(source.with_resources(*others), refresh=refresh, schema=schema)
+        _add_rows(rows, pipeline.normalize())  # while the previous package may still load
+    # The last package loads as `pipeline.run` loads a pending one, so that dlt's trace of the run holds its load.
     with duckdb_held_open(pipeline):
         load_info = pipeline.run()
-    _add_rows(rows, pipeline.last_trace.last_normalize_info if pipeline.last_trace else None)
     return load_info, rows
 
 

@@ -53,6 +53,38 @@ def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, m
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
 
+def test_the_next_package_is_normalized_while_the_thread_loads_its_own_alone(
+    make_emulator, make_pipeline, monkeypatch
+):
+    emulator = make_emulator(messages=450, profiles=CAPPED)
+    pipeline = make_pipeline()
+    load = BackgroundLoad._load
+    normalized_meanwhile, left_pending = [], []
+
+    def load_once_the_next_package_is_normalized(self, step, held):
+        (own,) = pipeline.list_normalized_load_packages()
+        deadline = time.monotonic() + 30
+        while len(pipeline.list_normalized_load_packages()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        following = set(pipeline.list_normalized_load_packages()) - {own}
+        normalized_meanwhile.append(bool(following))
+        load(self, step, held)
+        # The thread loaded its own package only: the one normalized meanwhile waits for its own load.
+        left_pending.append(following <= set(pipeline.list_normalized_load_packages()))
+
+    monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_package_is_normalized)
+
+    load_from(emulator, pipeline, messages_per_load=SLICE)
+
+    assert (
+        len(normalized_meanwhile) >= 4
+    )  # the slices but the last, which loads while the other tables are read
+    assert normalized_meanwhile == [True] * len(normalized_meanwhile)
+    assert left_pending == [True] * len(left_pending)
+    assert not pipeline.has_pending_data
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
 def test_a_load_that_failed_on_the_thread_is_loaded_again_on_the_callers(
     make_emulator, make_pipeline, monkeypatch, caplog
 ):
@@ -88,7 +120,7 @@ def test_a_destination_that_keeps_failing_stops_the_run_and_the_next_run_ends_ex
 
     def fails_after_the_first_package(self, load_id, schema):
         calls.append(load_id)
-        if len(calls) > 1:  # the first is the run's opening one, with users, groups and the first slice
+        if len(calls) > 1:  # the first is the first slice's
             raise ConnectionError("the destination went away")
         return load_package(self, load_id, schema)
 

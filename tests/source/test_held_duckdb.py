@@ -73,8 +73,25 @@ def test_a_package_left_half_loaded_keeps_its_staged_rows(tmp_path):
     with duckdb_held_open(pipeline):
         pipeline.load()
         pipeline.extract(rows(10))
-        pipeline.normalize()  # a package still to load, as if its load had stopped half way
+        pipeline.normalize()
+        _start_a_job(pipeline)  # a package still to load, as if its load had stopped half way
     assert len(_stored_ids(database, "held_dataset_staging")) == 1_000
+
+
+def test_a_package_normalized_while_another_loads_does_not_keep_staged_rows(tmp_path):
+    """run_load normalizes the next package while the thread loads one: nothing of it has begun to load."""
+    pipeline, database = _normalized_pipeline(tmp_path)
+    with duckdb_held_open(pipeline):
+        pipeline.load()
+        pipeline.extract(rows(10))
+        pipeline.normalize()
+    assert _stored_ids(database, "held_dataset_staging") == []
+
+
+def _start_a_job(pipeline: dlt.Pipeline) -> None:
+    (load_id,) = pipeline.list_normalized_load_packages()
+    storage = pipeline._get_load_storage().normalized_packages
+    storage.start_job(load_id, Path(storage.list_new_jobs(load_id)[0]).name)
 
 
 def test_a_checkpoint_that_cannot_run_now_leaves_the_loaded_package_alone(tmp_path, caplog):

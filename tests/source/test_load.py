@@ -125,7 +125,8 @@ def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator,
 
     summary = load_from(emulator, pipeline, messages_per_load=1000)  # one page of 1000 per slice
 
-    assert len(pipeline.dataset()["_dlt_loads"].df()) == 4
+    assert len(pipeline.dataset()["_dlt_loads"].df()) == 4 + 1  # the slices, then the other tables
+    assert _load_ids(pipeline, "users") == {max(_load_ids(pipeline, "_dlt_loads"))}  # read last
     # Each slice holds its messages once, plus the changed copies of messages that an earlier slice loaded.
     assert summary.rows_per_table["messages"] == len(truth["messages"]) + copies_from_earlier_slices(
         truth, 1000
@@ -143,8 +144,14 @@ def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator
 
     load_from(emulator, pipeline, messages_per_load=len(truth["messages"]))
 
-    assert len(pipeline.dataset()["_dlt_loads"].df()) == 1  # no second run that finds nothing
+    # One slice of messages (no second one that finds nothing), then the other tables.
+    assert len(pipeline.dataset()["_dlt_loads"].df()) == 2
     assert_matches_ground_truth(pipeline, truth)
+
+
+def _load_ids(pipeline, table: str) -> set[str]:
+    column = "load_id" if table == "_dlt_loads" else "_dlt_load_id"
+    return {load_id for (load_id,) in pipeline.dataset()(f"SELECT DISTINCT {column} FROM {table}").fetchall()}
 
 
 def test_second_run_without_changes_is_cheap_and_loads_nothing_unchanged(emulator, make_pipeline):
