@@ -68,24 +68,22 @@ def test_a_failed_block_releases_the_database_and_keeps_what_was_committed(tmp_p
     assert len(_stored_ids(database, "held_dataset_staging")) == 1_000  # left as dlt left it
 
 
-def test_a_package_left_half_loaded_keeps_its_staged_rows(tmp_path):
+@pytest.mark.parametrize(
+    ("next_package", "staged"),
+    [
+        ("left half loaded", 1_000),  # its load stopped half way: it still needs the staged rows
+        ("normalized meanwhile", 0),  # run_load normalizes the next package while one loads: nothing began
+    ],
+)
+def test_staged_rows_are_kept_only_for_a_package_that_began_to_load(tmp_path, next_package, staged):
     pipeline, database = _normalized_pipeline(tmp_path)
     with duckdb_held_open(pipeline):
         pipeline.load()
         pipeline.extract(rows(10))
         pipeline.normalize()
-        _start_a_job(pipeline)  # a package still to load, as if its load had stopped half way
-    assert len(_stored_ids(database, "held_dataset_staging")) == 1_000
-
-
-def test_a_package_normalized_while_another_loads_does_not_keep_staged_rows(tmp_path):
-    """run_load normalizes the next package while the thread loads one: nothing of it has begun to load."""
-    pipeline, database = _normalized_pipeline(tmp_path)
-    with duckdb_held_open(pipeline):
-        pipeline.load()
-        pipeline.extract(rows(10))
-        pipeline.normalize()
-    assert _stored_ids(database, "held_dataset_staging") == []
+        if next_package == "left half loaded":
+            _start_a_job(pipeline)
+    assert len(_stored_ids(database, "held_dataset_staging")) == staged
 
 
 def _start_a_job(pipeline: dlt.Pipeline) -> None:
