@@ -104,10 +104,10 @@ def run_load(
     loaded first, in slices of `messages_per_load`, one load package each, until the cursor is caught up, so
     that the destination's merge stays small; each slice's package loads on a thread while the next slice is
     read (`background_load.py`), and the last one while the other resources are read, into a package of their
-    own that loads as `pipeline.run` loads it. Into DuckDB, pandas stays unloaded (`pandas_hidden.py`). `messages_from`: where a new pipeline's
-    messages start, after a backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has
-    a cursor.
-    Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`).
+    own that loads as `pipeline.run` loads it. `messages_from`: where a new pipeline's messages start, after a
+    backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
+    Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`), and pandas stays out of
+    the process (`pandas_hidden.py`).
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()

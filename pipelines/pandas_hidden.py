@@ -1,4 +1,4 @@
-"""Keeping pandas out of the loader's process while it loads into DuckDB: about 40 MB of resident memory.
+"""Keeping pandas out of the loader's process while it loads into DuckDB: about 50 MB of resident memory.
 
 Nothing `run_load` does needs pandas, yet two libraries import it only to ask whether a value is a pandas
 object: pyarrow the first time it converts Python values (`pa.array`, `pa.scalar`), and DuckDB's Python client

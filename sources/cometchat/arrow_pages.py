@@ -366,7 +366,8 @@ _TEXT_STRUCT = pa.struct(
 _ROOT_FIELDS = tuple(
     name for name in ROOT_COLUMNS if name not in {"_dlt_id", *_TEXT_FIELDS, *_DATA_TEXT_FIELDS}
 )
-# Not `pa.scalar`: that would import pandas when this module is imported (see `memory.leave_pandas_unloaded`).
+# Not `pa.scalar`, which imports pandas (49 MB) with this module: the loader keeps pandas out of its process
+# (pipelines/pandas_hidden.py).
 _NO_STRING = pa.nulls(1, pa.string())[0]
 # The stamps a listed copy's version comes from, in the order `listed_versions` takes them.
 _STAMPS = ("updated_at", "edited_at", "deleted_at", "sent_at")
