@@ -76,9 +76,8 @@ def test_the_next_package_is_normalized_while_the_thread_loads_its_own_alone(
 
     load_from(emulator, pipeline, messages_per_load=SLICE)
 
-    assert (
-        len(normalized_meanwhile) >= 4
-    )  # the slices but the last, which loads while the other tables are read
+    # Every slice's package loads on the thread: the last one's while the other tables are read.
+    assert len(normalized_meanwhile) >= 4
     assert normalized_meanwhile == [True] * len(normalized_meanwhile)
     assert left_pending == [True] * len(left_pending)
     assert not pipeline.has_pending_data
