@@ -53,9 +53,13 @@ def held_open(pipeline: dlt.Pipeline, client: SqlJobClientBase | None) -> Iterat
             logger.warning("DuckDB could not checkpoint the loaded package now: %s", error)
 
 
-def duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
+def loads_into_duckdb(pipeline: dlt.Pipeline) -> bool:
     destination = pipeline.destination
-    if destination is None or destination.destination_type != DUCKDB_DESTINATION_TYPE:
+    return destination is not None and destination.destination_type == DUCKDB_DESTINATION_TYPE
+
+
+def duckdb_client(pipeline: dlt.Pipeline) -> SqlJobClientBase | None:
+    if not loads_into_duckdb(pipeline):
         return None
     client: JobClientBase = pipeline.destination_client()
     credentials = client.config.credentials  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.extract import DltSource
 
 from pipelines.background_load import BackgroundLoad
-from pipelines.held_duckdb import DUCKDB_DESTINATION_TYPE, duckdb_held_open
+from pipelines.held_duckdb import duckdb_held_open, loads_into_duckdb
 from pipelines.lake import install_delta_extension
 from pipelines.pandas_hidden import pandas_hidden
 from sources.cometchat import CometChatClient, cometchat_source, more_messages
@@ -112,10 +112,7 @@ def run_load(
     """
     started = time.monotonic()
     share_malloc_arenas()  # before this run starts any thread (the messages resource sets it too, later)
-    into_duckdb = (
-        pipeline.destination is not None and pipeline.destination.destination_type == DUCKDB_DESTINATION_TYPE
-    )
-    with pandas_hidden() if into_duckdb else nullcontext():
+    with pandas_hidden() if loads_into_duckdb(pipeline) else nullcontext():
         load_info, rows = _load_slices(
             pipeline, client, resources, full_refresh, messages_per_load, messages_from
         )
