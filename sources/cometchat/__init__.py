@@ -6,6 +6,7 @@ request budget in `[sources.cometchat]`. Building the source makes no API calls.
 """
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
@@ -47,6 +48,7 @@ from .settings import (
     DEFAULT_REQUESTS_PER_MINUTE,
     FIRST_TIMESTAMP,
     GONE_ERROR_CODES,
+    LAST_ID,
     LATE_CHANGES_MODES,
     MAX_WORKERS,
     REQUEST_DEADLINE_SECONDS,
@@ -61,7 +63,7 @@ from .shaping import (
 )
 from .snapshots import if_changed, row_digest, snapshot_hints, stable_read, unique_pages
 from .versions import copy_version
-from .windows import ForwardRead, check_message_range
+from .windows import ForwardRead, changed_before, check_message_range, run_start
 
 __all__ = [
     "CometChatClient",
@@ -412,12 +414,21 @@ def messages(
             state["more"] = False
             loaded = 0
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
-            forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
+            forward = ForwardRead(
+                client,
+                state,
+                {"withTags": "true"},
+                first,
+                backfill_windows,
+                known,
+                sliced=bool(messages_per_load),
+            )
             for page, window in forward.pages():
-                if messages_per_load and loaded >= messages_per_load:
-                    # A page is left: the caller runs the pipeline again for the next slice, which reads it again.
+                if messages_per_load and loaded >= messages_per_load and not state["more"]:
+                    # The slice is full and a page is left: no further page is read, those read ahead are loaded
+                    # with this slice, and the caller runs the pipeline again for the next one.
+                    forward.finish()
                     state["more"] = True
-                    break
                 yield from tables.add_listed(page)
                 changed: Iterable[tuple[int, TDataItem]] = (
                     (version, message)
@@ -440,7 +451,7 @@ def messages(
                     current = _updates_since(client, state, boundary)
             elif late_changes == "lookback" and not continuing and (after or taking_over) is not None:
                 # A new pipeline after a backfill ending at `messages_from` looks back from there.
-                read_from = after or (int(taking_over or 0) - 1, _LAST_ID)
+                read_from = after or (int(taking_over or 0) - 1, LAST_ID)
                 start = max(FIRST_TIMESTAMP, read_from[0] - lookback_seconds)
                 pages = client.messages("messages", {"withTags": "true"}, start=start)
                 current = ([m for m in page if _before(m, read_from)] for page in pages)
@@ -476,24 +487,32 @@ def _range_shard(
 
     Changed copies that action messages carry of messages sent before `start` are left out: another shard
     loads those messages as they are when it reads them, which is after every action sent in the backfill.
+    So are those of messages this range listed after the change, when it is read in slices (see
+    `ForwardRead.drops`): `state["range_runs"]` holds where its read began and the newest message then.
     """
     ranges = state.setdefault("ranges", {})
     key = f"{start}:{until}"
     after = tuple(ranges[key]) if key in ranges else None
+    runs = state.setdefault("range_runs", {})
+    if messages_per_load and key not in runs:
+        runs[key] = run_start(client, list(after) if after else [start - 1, LAST_ID])
+    span = runs.get(key)
     held: dict[int, tuple[int, TDataItem]] = {}
     tables = _message_tables(one_row_per_id)
     state["more"] = False
     loaded = 0
     pages = client.messages("messages", {"withTags": "true"}, after=after, start=start, until=until)
-    for page in read_ahead(pages):
-        if messages_per_load and loaded >= messages_per_load:
-            state["more"] = True  # a page is left, read again by the next slice
-            break
+    finishing = threading.Event()
+    for page in read_ahead(pages, finishing=finishing):
+        if messages_per_load and loaded >= messages_per_load and not state["more"]:
+            finishing.set()  # a page is left: the pages read ahead end this slice, the next one goes on
+            state["more"] = True
         yield from tables.add_listed(page)
         changed: Iterable[tuple[int, TDataItem]] = (
             (version, message)
-            for _, version, message in _changed_messages(client, page)
+            for action, version, message in _changed_messages(client, page)
             if int(message["sentAt"]) >= start
+            and not (span and changed_before(span, message, version, action))
         )
         if one_row_per_id:
             _hold_newest_copies(changed, after, held)
@@ -501,8 +520,9 @@ def _range_shard(
         yield from tables.add(changed, changed=True)
         ranges[key] = [int(page[-1]["sentAt"]), int(page[-1]["id"])]
         loaded += len(page)
-    else:
+    if not state["more"]:
         ranges.pop(key, None)
+        runs.pop(key, None)
     yield from tables.add(held.values(), changed=True)
     yield from tables.flush()
     release_freed_memory()
@@ -512,10 +532,6 @@ def _message_tables(one_row_per_id: bool) -> MessagePages | OneCopyPerMessage:
     """Where the destination deduplicates a merge's staged rows, a package holding each message once spares it
     that work; a delta table (merges on the primary key only) gets its one row per id from the held copies."""
     return MessagePages() if one_row_per_id else OneCopyPerMessage()
-
-
-# Larger than any message id: `(second, _LAST_ID)` is a cursor after every message of that second.
-_LAST_ID = 2**63 - 1
 
 
 def _before(message: TDataItem, cursor: tuple[int, int]) -> bool:

@@ -15,8 +15,12 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The items of `items`, in order, with up to `depth` of them read in advance; errors re-raised here."""
+def read_ahead(items: Iterator[T], depth: int = 2, finishing: threading.Event | None = None) -> Iterator[T]:
+    """The items of `items`, in order, with up to `depth` of them read in advance; errors re-raised here.
+
+    Once `finishing` is set, no further item is read: those already read, or being read, still come, and then
+    the iteration ends (closing it instead drops them).
+    """
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -31,6 +35,8 @@ def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
                         continue
                 if stop.is_set():
                     return
+                if finishing is not None and finishing.is_set():
+                    break
             buffer.put((_DONE, None))
         except BaseException as error:  # handed to the consumer, which re-raises it
             buffer.put((_DONE, error))

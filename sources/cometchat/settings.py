@@ -18,6 +18,8 @@ MESSAGE_PAGE_SIZE: Final = 1000
 # The first message request starts here: `fromTimestamp=0` may count as "no anchor" (the Android SDK refuses a
 # timestamp that is not positive), and `append` without an anchor may start at the newest page.
 FIRST_TIMESTAMP: Final = 1
+# Larger than any message id: `(second, LAST_ID)` is a cursor after every message of that second.
+LAST_ID: Final = 2**63 - 1
 # How a run picks up later edits, deletes, reactions and reply counts of messages it loaded before:
 # "updates" asks `GET /messages?updatedAt=...&onlyUpdates=1` (one request when nothing changed),
 # "lookback" re-reads the last `message_lookback_seconds` of messages, "none" relies on action messages only.

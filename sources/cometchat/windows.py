@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from .client import CometChatClient
 from .errors import CometChatConfigError
 from .read_ahead import read_ahead
-from .settings import FIRST_TIMESTAMP, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
+from .settings import FIRST_TIMESTAMP, LAST_ID, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
 from .shaping import as_rows
 from .versions import TIE_BITS
 
@@ -76,11 +76,14 @@ class ForwardRead:
     newest message when it was planned, "windows": [[start, until, sentAt, id], ...]}`, one entry per
     unfinished window (`sentAt`, `id` = -1 before its first page), and `high`, the newest message it read.
     When every window is read, `cursor` moves to `high` and the sequential read goes on from there, so
-    messages sent meanwhile come in the same run. State stays at a few hundred bytes whatever the history.
+    messages sent meanwhile come in the same run. A run read in slices keeps `run = {"from": where it began,
+    "newest": [sentAt, id] of the newest message before it listed any}` until its last slice (see `drops`).
+    State stays at a few hundred bytes whatever the history.
 
     The caller takes `(page, window)` from `pages()`, loads the page, then calls `advance(window, page)`: a
-    cursor moves only past pages the caller has taken in, so a run stopped between two pages (a
-    `messages_per_load` slice, a kill before the package is committed) resumes exactly.
+    cursor moves only past pages the caller has taken in, so a run stopped between two pages (a kill before the
+    package is committed) resumes exactly. A slice (`messages_per_load`) ends with `finish()`, which reads no
+    further page but still hands over those already read ahead, so that the next slice does not read them again.
     """
 
     def __init__(
@@ -91,10 +94,12 @@ class ForwardRead:
         first: int,
         windows: int,
         newest: tuple[dict[str, Any] | None] | None = None,
+        sliced: bool = False,
     ) -> None:
         """`first`: the second a pipeline without cursor starts at. `windows`: how many to cut a backlog into
         (1: always one sequential cursor). `newest`: `(the newest message or None,)` if the caller has
-        already asked for it."""
+        already asked for it, before the read. `sliced`: the run may end in `finish()` and go on in later
+        slices, each its own load package (`run` is noted in state: one request, unless `newest` is given)."""
         self.client = client
         self.state = state
         self.params = params
@@ -103,20 +108,38 @@ class ForwardRead:
         self._newest = newest
         # Plan on a run's first page when the pipeline has no cursor, or when that page is full (a backlog).
         self._may_plan = windows > 1 and "backfill" not in state
+        self._finishing = threading.Event()
+        self._sliced = sliced
+
+    def finish(self) -> None:
+        """No further page is read: `pages()` ends after the pages already read or being read."""
+        self._finishing.set()
 
     def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
+        if self._sliced and "run" not in self.state:
+            self.state["run"] = self._run_start()
+        yield from self._read()
+        if not self._finishing.is_set():
+            self.state.pop("run", None)  # the run's last slice: the next run lists every message anew
+
+    def _read(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
         state = self.state
         while True:
             if "backfill" in state:
                 yield from self._backfill_pages()
+                if self._finishing.is_set():
+                    return
             no_cursor = "cursor" not in state
             after = None if no_cursor else tuple(state["cursor"])
-            pages = read_ahead(self.client.messages("messages", self.params, after=after, start=self.first))
+            pages = read_ahead(
+                self.client.messages("messages", self.params, after=after, start=self.first),
+                finishing=self._finishing,
+            )
             replan = False
             try:
                 for page in pages:
                     yield page, None
-                    if self._may_plan:
+                    if self._may_plan and not self._finishing.is_set():
                         self._may_plan = False
                         replan = (no_cursor or len(page) >= MESSAGE_PAGE_SIZE) and self._plan()
                         if replan:
@@ -141,20 +164,24 @@ class ForwardRead:
         self, window: list[int] | None, copy: dict[str, Any], version: int, action: dict[str, Any]
     ) -> bool:
         """Whether a changed copy (of `version`) that `action`, read in `window`, carries is left out, because
-        this backfill lists its message after the change: the message belongs to the backfill (after its
-        starting cursor), so a window lists it, after the plan was made; and the change came before the plan.
-        It did when the copy is stamped before the second of the newest message at the plan, or when the
-        action is listed no later than that message (a message sent later is listed after it: the cursors rely
-        on that too). Loading the copy would only rewrite the stored row with the same or an older copy: a
-        merge touching old rows all over the table, which DuckDB's memory pays for."""
-        if window is None:
-            return False
-        backfill = self.state["backfill"]
-        begun = backfill["from"]
-        if begun is not None and _key(copy) <= begun:
-            return False
-        newest = backfill.get("newest") or [backfill["until"] - 1, -1]  # a backfill planned before "newest"
-        return version >> TIE_BITS < newest[0] or _key(action) <= newest
+        this run listed its message, or will, after the change. Loading it would only rewrite the stored row
+        with the same or an older copy; where an earlier slice stored the message, that older copy would win,
+        as the newest load does (a reply's count, say, which moves no stamp, would be lost).
+
+        So it is when the message comes after the starting cursor of a span of reading, the run in slices
+        (`run`) or, for a window's page, the backfill (`backfill`, planned on the run's first page): its pages
+        list the message after the span began. And the change came before that: the copy is stamped before the
+        second of the newest message when the span began, or the action is listed no later than that message
+        (a message sent later is listed after it: the cursors rely on that too)."""
+        spans = [self.state.get("run"), self.state["backfill"] if window is not None else None]
+        return any(span is not None and changed_before(span, copy, version, action) for span in spans)
+
+    def _run_start(self) -> dict[str, Any]:
+        self._newest = self._newest or (self.client.newest_message("messages"),)  # the plan uses it too
+        # Without a cursor: after each message sent before `first`.
+        return run_start(
+            self.client, list(self.state.get("cursor") or [self.first - 1, LAST_ID]), self._newest
+        )
 
     def _plan(self) -> bool:
         """Cuts `[cursor's second, newest second + 1)` into windows; False when the span is too short."""
@@ -188,17 +215,40 @@ class ForwardRead:
             after = None if sent_at < 0 else (sent_at, message_id)
             return self.client.messages("messages", self.params, after=after, start=start, until=until)
 
-        for index, page in read_concurrently([partial(reader, w) for w in windows], self.client.max_workers):
+        readers = [partial(reader, w) for w in windows]
+        for index, page in read_concurrently(readers, self.client.max_workers, finishing=self._finishing):
             window = windows[index]
             if page is None:  # read to its end, every page of it taken in
                 backfill["windows"].remove(window)
                 continue
             yield page, window
+        if backfill["windows"]:
+            return  # finished early: the next slice goes on with the windows left
         if backfill["high"] is not None and (
             "cursor" not in self.state or backfill["high"] > self.state["cursor"]
         ):
             self.state["cursor"] = backfill["high"]
         del self.state["backfill"]
+
+
+def run_start(
+    client: CometChatClient, begun: list[int], known: tuple[dict[str, Any] | None] | None = None
+) -> dict[str, Any]:
+    """A read in slices (`run` in state): where it begins, and the newest message before it lists any (`known`:
+    `(that message or None,)` if the caller has asked for it; else one request)."""
+    (newest,) = known or (client.newest_message("messages"),)
+    return {"from": begun, "newest": None if newest is None else _key(newest)}
+
+
+def changed_before(span: dict[str, Any], copy: dict[str, Any], version: int, action: dict[str, Any]) -> bool:
+    """Whether the span (`run` or `backfill`) lists the copy's message, and the change came before it began."""
+    begun = span["from"]
+    if begun is not None and _key(copy) <= begun:
+        return False
+    newest = span.get("newest")
+    if newest is None and "until" in span:
+        newest = [span["until"] - 1, -1]  # a backfill planned before "newest" was kept
+    return newest is not None and (version >> TIE_BITS < newest[0] or _key(action) <= newest)
 
 
 def _key(message: dict[str, Any]) -> list[int]:
@@ -207,19 +257,26 @@ def _key(message: dict[str, Any]) -> list[int]:
 
 
 _DONE = object()
+_PAUSED = object()  # a reader stopped by `finishing` before its end
 
 
 def read_concurrently(
-    readers: list[Callable[[], Iterator[T]]], workers: int, depth: int = 2
+    readers: list[Callable[[], Iterator[T]]],
+    workers: int,
+    depth: int = 2,
+    finishing: threading.Event | None = None,
 ) -> Iterator[tuple[int, T | None]]:
     """`(index, item)` of the iterators that `readers` make, read on up to `workers` threads, in the order
     they arrive; each reader's items in its own order, then `(index, None)` once it is exhausted.
 
     At most `depth` items per worker wait in memory. Errors are re-raised here; closing the generator stops
-    the threads after their current item. (concurrent.futures maps whole results; this streams items.)
+    the threads after their current item, and drops the items read. Once `finishing` is set, no reader reads
+    another item: the items already read, or being read, still come, and a reader stopped so is not reported
+    exhausted. (concurrent.futures maps whole results; this streams items.)
     """
     buffer: queue.Queue = queue.Queue(maxsize=max(1, workers * depth))
     stop = threading.Event()
+    finishing = finishing or threading.Event()
 
     def put(entry: tuple[int, Any, BaseException | None]) -> bool:
         while not stop.is_set():
@@ -232,10 +289,16 @@ def read_concurrently(
 
     def run(index: int) -> None:
         try:
-            for item in readers[index]():
-                if not put((index, item, None)):
+            if not finishing.is_set():
+                for item in readers[index]():
+                    if not put((index, item, None)):
+                        return
+                    if finishing.is_set():
+                        break
+                else:
+                    put((index, _DONE, None))
                     return
-            put((index, _DONE, None))
+            put((index, _PAUSED, None))
         except BaseException as error:  # handed to the consumer, which re-raises it
             put((index, _DONE, error))
 
@@ -248,9 +311,10 @@ def read_concurrently(
             index, item, error = buffer.get()
             if error is not None:
                 raise error
-            if item is _DONE:
+            if item is _DONE or item is _PAUSED:
                 remaining -= 1
-                yield index, None
+                if item is _DONE:
+                    yield index, None
             else:
                 yield index, item
     finally:

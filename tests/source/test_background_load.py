@@ -17,8 +17,14 @@ from pipelines.loading import build_pipeline
 from .conftest import load_from
 from .matching import assert_matches_ground_truth
 
-SLICE = 100
-CAPPED = ("capped_pages",)  # 25 messages a page, so that a slice is several pages
+SLICE = 25
+CAPPED = ("capped_pages",)  # 25 messages a page
+
+
+@pytest.fixture(autouse=True)
+def one_cursor(monkeypatch):
+    """One sequential read, so that a slice is short: its page, then at most the 3 pages read ahead meanwhile."""
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
 
 
 def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, make_pipeline, monkeypatch):

@@ -85,7 +85,8 @@ def test_a_shard_keeps_its_cursor_per_range_until_it_is_read(make_emulator, make
     emulator = make_emulator(profiles=("capped_pages",), **SMALL)
     truth = emulator.ground_truth()
     sent = [m["sentAt"] for m in truth["messages"]]
-    start, until = sent[50], sent[170]
+    start, until = sent[50], sent[250]
+    inside = {**truth, "messages": [m for m in truth["messages"] if start <= m["sentAt"] < until]}
     client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
     pipeline = make_pipeline()
     source = cometchat_source(
@@ -99,13 +100,12 @@ def test_a_shard_keeps_its_cursor_per_range_until_it_is_read(make_emulator, make
     state = pipeline.state["sources"]["cometchat"]["resources"]["messages"]
     assert state["more"] and list(state["ranges"]) == [f"{start}:{until}"]
     assert "cursor" not in state and "updates_since" not in state  # the ongoing pipeline's keys stay unset
-    loaded = loaded_messages(pipeline)
-    assert 60 <= len(loaded) < 120
+    # The slice: the pages up to 60 messages, then those read ahead (at most 3 of 25), not the whole range.
+    assert 60 <= len(loaded_messages(pipeline)) <= 75 + 25 + 3 * 25 < len(inside["messages"])
 
     monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_FROM", str(start))
     monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_UNTIL", str(until))
     run_load(pipeline, client, resources=["messages"], messages_per_load=60)
-    inside = {**truth, "messages": [m for m in truth["messages"] if start <= m["sentAt"] < until]}
     assert_messages_match(pipeline, inside)
 
 
@@ -203,6 +203,34 @@ def test_a_backfill_in_slices_loads_each_message_once(make_emulator, make_pipeli
     assert_messages_match(pipeline, truth)
 
 
+@pytest.mark.parametrize("read", ["one_cursor", "windows", "shard"])
+def test_a_later_slice_keeps_the_copy_an_earlier_slice_listed(
+    make_emulator, make_pipeline, monkeypatch, read
+):
+    """An edit, then a reply (which moves the reply count, not the edit): the first slice lists the message as it
+    is now, a later one reads the edit's action, whose copy has no reply count. That copy is left out; loaded, it
+    would replace the stored one, as the newest load does."""
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1" if read == "one_cursor" else "8")
+    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    truth = emulator.ground_truth()
+    first = next(m for m in truth["messages"] if m["category"] == "message" and "parentId" not in m)
+    emulator.edit_message(first["id"], "edited, then replied to")
+    emulator.add_messages(1, parent_id=first["id"])
+    truth = emulator.ground_truth()
+    assert next(m for m in truth["messages"] if m["id"] == first["id"])["replyCount"] >= 1
+    if read == "shard":
+        client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
+        monkeypatch.setenv("SOURCES__COMETCHAT__MESSAGES_UNTIL", str(message_time_range(client)[1]))
+    pipeline = make_pipeline()
+
+    load_from(emulator, pipeline, resources=["messages"], messages_per_load=25)
+
+    assert len(pipeline.list_completed_load_packages()) > 2  # slices: the edit's action comes in a later one
+    assert_messages_match(pipeline, truth)
+    state = pipeline.state["sources"]["cometchat"]["resources"]["messages"]
+    assert not state.get("run") and not state.get("range_runs")  # kept only while a read goes on in slices
+
+
 def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_pipeline):
     """An edit sent after the plan, of a message a window has listed: its action, in the newest second at the
     plan, is listed after the newest message, so the copy it carries is loaded over the stored one."""
@@ -231,12 +259,14 @@ def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_
 
 
 def test_a_run_killed_mid_backfill_resumes_each_window_and_ends_exact(make_emulator, make_pipeline, tmp_path):
-    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    # About 43 pages of 25 in 8 windows. A slice of 100 takes 4 pages, then at most 12 read ahead on the 4
+    # connections: the kill at the 25th page comes in the second slice.
+    emulator = make_emulator(profiles=("capped_pages",), **{**SMALL, "messages": 1000})
     crowded_history(emulator)
     truth = emulator.ground_truth()
     pipelines_dir, database = tmp_path / "pipelines", tmp_path / "cometchat.duckdb"
     runner = subprocess.run(
-        [sys.executable, str(KILL_RUNNER), "10", str(pipelines_dir), str(database)],
+        [sys.executable, str(KILL_RUNNER), "25", str(pipelines_dir), str(database)],
         env=cli_env(emulator, tmp_path),
         capture_output=True,
         text=True,

@@ -1,4 +1,5 @@
-"""The page look-ahead: same items in the same order, errors surface at the consumer, an early stop ends it."""
+"""The page look-ahead: same items in the same order, errors surface at the consumer, an early stop ends it, and
+finishing hands over what was read ahead."""
 
 import threading
 import time
@@ -50,3 +51,24 @@ def test_stopping_early_ends_the_reading_thread():
     ):
         time.sleep(0.01)
     assert not any(t.name == "cometchat-read-ahead" for t in threading.enumerate())
+
+
+def test_finishing_hands_over_the_items_read_ahead_and_reads_no_further():
+    read: list[int] = []
+
+    def source():
+        for i in range(1_000):
+            read.append(i)
+            yield i
+
+    finishing = threading.Event()
+    items = read_ahead(source(), depth=2, finishing=finishing)
+    assert next(items) == 0
+    deadline = time.monotonic() + 5
+    while len(read) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    finishing.set()
+
+    rest = list(items)
+    assert [0, *rest] == read  # every item read comes, in order, and nothing more is read
+    assert 2 <= len(rest) <= 3  # the two waiting, and the one being read when it finished

@@ -1,5 +1,6 @@
-"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised.
-ForwardRead.drops: which changed copies carried by a backfill's actions are left out."""
+"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised, and
+what was read handed over when it finishes early. ForwardRead.drops: which changed copies carried by actions are
+left out, in a backfill's windows and in a read in slices."""
 
 import threading
 
@@ -94,6 +95,57 @@ def test_a_backfill_planned_without_its_newest_message_goes_by_the_stamps_alone(
     assert drops(backfill_read(newest=None), [1400, 2000, -1, -1], copy, {"id": "1", "sentAt": 1998})
 
 
-def test_the_sequential_read_keeps_every_changed_copy():
+def test_a_sequential_read_in_one_package_keeps_every_changed_copy():
     copy = {"id": "20", "sentAt": 1500, "updatedAt": 1600}
     assert not drops(backfill_read(), None, copy, {"id": "300", "sentAt": 1600})
+
+
+@pytest.mark.parametrize(
+    ("message", "changed_at", "action_id", "dropped"),
+    [
+        (
+            (1500, 20),
+            1600,
+            300,
+            True,
+        ),  # changed before the run began: its first slice listed the message after it
+        ((1500, 20), 1999, 500, True),  # listed no later than the newest message when the run began
+        ((1500, 20), 1999, 501, False),  # maybe sent after a slice listed the message
+        ((1500, 20), 2100, 900, False),
+        ((1000, 7), 1200, 300, False),  # at or before the run's starting cursor: an earlier run loaded it
+    ],
+)
+def test_a_read_in_slices_leaves_out_the_changed_copies_it_listed_after_the_change(
+    message, changed_at, action_id, dropped
+):
+    run = {"from": [1000, 7], "newest": [1999, 500]}
+    read = ForwardRead(client=None, state={"run": run}, params={}, first=0, windows=1)  # type: ignore[arg-type]
+    copy = {"id": str(message[1]), "sentAt": message[0], "updatedAt": changed_at, "editedAt": changed_at}
+    assert drops(read, None, copy, {"id": str(action_id), "sentAt": changed_at}) is dropped
+
+
+def test_finishing_hands_over_what_was_read_and_reads_no_further():
+    finishing = threading.Event()
+    started: list[int] = []
+
+    def reader(index: int):
+        def items():
+            started.append(index)
+            for item in range(1_000):
+                yield index * 1_000 + item
+
+        return items
+
+    read = read_concurrently([reader(index) for index in range(6)], workers=2, depth=2, finishing=finishing)
+    taken = [next(read)]
+    finishing.set()
+    taken += list(read)
+
+    # Only the two readers under way read; each item they read comes once, in order; neither is reported done.
+    assert len(set(started)) == 2
+    assert all(item is not None for _, item in taken)
+    for index in set(started):
+        items = [item for reader_index, item in taken if reader_index == index]
+        assert items == list(range(index * 1_000, index * 1_000 + len(items)))
+    # At most what the buffer held and each worker was reading when it finished.
+    assert len(taken) <= 1 + 2 * 2 + 2
