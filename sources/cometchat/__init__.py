@@ -221,6 +221,17 @@ def group_members(client: CometChatClient) -> DltResource:
     return group_members_resource
 
 
+def _no_messages_stored() -> bool:
+    """Whether the destination holds no message: this schema never loaded one, and the table has no row (or is
+    not there). Any other answer, or a failing query on a table the schema loaded, counts as holding some."""
+    if (dlt.current.source_schema().tables.get("messages") or {}).get("x-normalizer", {}).get("seen-data"):
+        return False
+    try:
+        return not dlt.current.pipeline().dataset()("SELECT 1 FROM messages LIMIT 1").fetchall()
+    except Exception:  # no such table (or dataset) yet: the first load
+        return True
+
+
 def _loaded_group_versions() -> dict[str, str] | None:
     """guid -> group_version of the member rows in the destination; None when it cannot be read."""
     try:
@@ -414,15 +425,15 @@ def messages(
             state["more"] = False
             loaded = 0
             first = FIRST_TIMESTAMP if taking_over is None else taking_over
-            forward = ForwardRead(
-                client,
-                state,
-                {"withTags": "true"},
-                first,
-                backfill_windows,
-                known,
-                sliced=bool(messages_per_load),
-            )
+            if messages_per_load and "run" not in state:
+                # A run that may go on in slices: where it begins (without a cursor, after each message sent
+                # before `first`) and the newest message then (see ForwardRead.drops); and whether the
+                # destination holds no message yet, so that each message the run lists is new to it.
+                known = known or (client.newest_message("messages"),)
+                state["run"] = run_start(list(after or (first - 1, LAST_ID)), known[0]) | {
+                    "fresh": _no_messages_stored()
+                }
+            forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
             for page, window in forward.pages():
                 if messages_per_load and loaded >= messages_per_load and not state["more"]:
                     # The slice is full and a page is left: no further page is read, those read ahead are loaded
@@ -466,6 +477,9 @@ def messages(
                 else:
                     yield from tables.add(copies, changed=True)
             yield from tables.add(held.values(), changed=True)
+            if isinstance(tables, OneCopyPerMessage):
+                # Not the last slice, whose package leaves the tables merged in the pipeline's schema.
+                tables.may_append = bool(state.get("run", {}).get("fresh")) and state["more"]
             yield from tables.flush()
             if late_changes == "updates":
                 _store_boundary(state, boundary, add=continuing)
@@ -495,7 +509,7 @@ def _range_shard(
     after = tuple(ranges[key]) if key in ranges else None
     runs = state.setdefault("range_runs", {})
     if messages_per_load and key not in runs:
-        runs[key] = run_start(client, list(after) if after else [start - 1, LAST_ID])
+        runs[key] = run_start(list(after or (start - 1, LAST_ID)), client.newest_message("messages"))
     span = runs.get(key)
     held: dict[int, tuple[int, TDataItem]] = {}
     tables = _message_tables(one_row_per_id)

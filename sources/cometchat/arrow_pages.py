@@ -104,14 +104,17 @@ def child_table(kind: str) -> str:
 class _ArrowNotices(logging.Filter):
     """Drops notices dlt logs as warnings on every batch or load of message tables: that the JSON columns arrive
     as text (their `json` hint is meant to win); where the destination takes no parquet (Postgres without
-    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway); and
-    that `version_id`'s dedup_sort is not used when a package declares its staged rows deduplicated."""
+    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway); that
+    `version_id`'s dedup_sort is not used when a package declares its staged rows deduplicated; and that the
+    merge's column hints are not used where a package is appended."""
 
     NOTICES = (
         "In resource: messages, when merging arrow schema",
         "yielded as arrow and job file format insert_values",
         # A package that holds each message once skips the dedup by `version_id` (one_copy.py).
         "Staging data is declared as already deduplicated",
+        # A package of new messages only is appended (`append_new_messages`): the merge's hints have no use there.
+        'with write disposition "append" in schema "cometchat" will be ignored',
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -165,6 +168,18 @@ def use_child_table_merges(primary_key_only: bool) -> None:
                 merge_key="",
                 create_table_variant=True,
             )
+
+
+def append_new_messages() -> None:
+    """Appends the running package's rows of `messages` and its child tables instead of merging them, from the
+    next item on: for a package whose every message is new to the destination. The next package's resource
+    starts from the merge again."""
+    resource = dlt.current.resource()
+    resource.apply_hints(write_disposition="append")
+    for kind in CHILD_KINDS:
+        resource.apply_hints(
+            table_name=child_table(kind), write_disposition="append", create_table_variant=True
+        )
 
 
 def refuse_nested_child_tables() -> None:

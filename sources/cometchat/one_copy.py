@@ -31,6 +31,7 @@ from .arrow_pages import (
     CHILD_KINDS,
     ROOT_COLUMNS,
     MessagePages,
+    append_new_messages,
     child_table,
     empty_table,
 )
@@ -72,6 +73,11 @@ class OneCopyPerMessage:
         self.listed_changed: dict[int, int] = {}
         self.held_tables: list[Any] = []
         self.deduplicated: bool | None = None  # known after flush
+        # Set by the caller before flush: every message this package lists is new to the destination (not stored,
+        # not listed by another package). Then a package with no other copy is appended, not merged.
+        self.may_append = False
+        self.appended: bool | None = None  # known after flush
+        self._current = False
 
     def add_listed(self, messages: list[TDataItem]) -> Iterator[Any]:
         for message in messages:
@@ -84,6 +90,7 @@ class OneCopyPerMessage:
         """Copies as a list returns them now of messages that no other list of this package holds (the lookback
         re-read of messages before the cursor): streamed as listed copies that replace the stored child rows,
         so that a long look back is not held; the changed copies held for them are checked at the end."""
+        self._current = True
         return self.listed.add(copies, changed=True)
 
     def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = True) -> Iterator[Any]:
@@ -102,13 +109,19 @@ class OneCopyPerMessage:
         yield from ()
 
     def flush(self) -> Iterator[Any]:
-        """The rest of the listed copies, then the changed copies that win; sets the hint for the package."""
-        yield from self.listed.flush()
+        """The rest of the listed copies, then the changed copies that win; sets the hints for the package."""
+        listed = list(self.listed.flush())  # its last batch, held until the hints are known
         self.held_tables.extend(self.changed.flush())
         kept, deduplicated = self._winners()
         self.deduplicated = deduplicated
+        self.appended = self.may_append and deduplicated and not len(kept) and not self._current
+        if self.appended:
+            # Listed copies of new messages only: no stored row to replace, so the merge's staging and delete
+            # would do nothing. The tables that get rows from here on take it into the package's schema.
+            append_new_messages()
         if self.held_tables or not deduplicated:
             declare_deduplicated(deduplicated)
+        yield from listed
         parts: dict[str, list[pa.Table]] = {}
         for item in self.held_tables:
             name, table = _name_and_table(item)
@@ -123,7 +136,11 @@ class OneCopyPerMessage:
                 table = _empty(name)
             else:
                 continue
-            yield table if name == MESSAGES else dlt.mark.with_table_name(table, name)
+            yield _item(name, table)
+        if not self.appended:
+            # Where a package appended before this one (in this run), a table that got no row since is still
+            # appended in the schema: an empty table takes the merge back.
+            yield from (_item(name, _empty(name)) for name in _still_appended())
 
     def _winners(self) -> tuple[pa.Table, bool]:
         """(id, version_id) of the held copies to load (those newer than any copy the package listed), and
@@ -166,6 +183,16 @@ def _newest_listed(ids: pa.Array, listed_ids: pa.Array, listed_versions: pa.Arra
     positions = pa.array(range(len(ids)), pa.int32())
     where = pc.index_in(positions, value_set=newest.column("at").combine_chunks())
     return newest.column("version_max").combine_chunks().take(where)
+
+
+def _still_appended() -> list[str]:
+    tables = dlt.current.source_schema().tables
+    names = (MESSAGES, *map(child_table, CHILD_KINDS))
+    return [name for name in names if (tables.get(name) or {}).get("write_disposition") == "append"]
+
+
+def _item(name: str, table: pa.Table) -> Any:
+    return table if name == MESSAGES else dlt.mark.with_table_name(table, name)
 
 
 def _name_and_table(item: Any) -> tuple[str, pa.Table]:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from .client import CometChatClient
 from .errors import CometChatConfigError
 from .read_ahead import read_ahead
-from .settings import FIRST_TIMESTAMP, LAST_ID, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
+from .settings import FIRST_TIMESTAMP, MESSAGE_PAGE_SIZE, MIN_WINDOW_SECONDS
 from .shaping import as_rows
 from .versions import TIE_BITS
 
@@ -77,7 +77,8 @@ class ForwardRead:
     unfinished window (`sentAt`, `id` = -1 before its first page), and `high`, the newest message it read.
     When every window is read, `cursor` moves to `high` and the sequential read goes on from there, so
     messages sent meanwhile come in the same run. A run read in slices keeps `run = {"from": where it began,
-    "newest": [sentAt, id] of the newest message before it listed any}` until its last slice (see `drops`).
+    "newest": [sentAt, id] of the newest message before it listed any, ...}`, which its caller sets, until its
+    last slice (see `drops`).
     State stays at a few hundred bytes whatever the history.
 
     The caller takes `(page, window)` from `pages()`, loads the page, then calls `advance(window, page)`: a
@@ -94,12 +95,10 @@ class ForwardRead:
         first: int,
         windows: int,
         newest: tuple[dict[str, Any] | None] | None = None,
-        sliced: bool = False,
     ) -> None:
         """`first`: the second a pipeline without cursor starts at. `windows`: how many to cut a backlog into
         (1: always one sequential cursor). `newest`: `(the newest message or None,)` if the caller has
-        already asked for it, before the read. `sliced`: the run may end in `finish()` and go on in later
-        slices, each its own load package (`run` is noted in state: one request, unless `newest` is given)."""
+        already asked for it, before the read."""
         self.client = client
         self.state = state
         self.params = params
@@ -109,15 +108,12 @@ class ForwardRead:
         # Plan on a run's first page when the pipeline has no cursor, or when that page is full (a backlog).
         self._may_plan = windows > 1 and "backfill" not in state
         self._finishing = threading.Event()
-        self._sliced = sliced
 
     def finish(self) -> None:
         """No further page is read: `pages()` ends after the pages already read or being read."""
         self._finishing.set()
 
     def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
-        if self._sliced and "run" not in self.state:
-            self.state["run"] = self._run_start()
         yield from self._read()
         if not self._finishing.is_set():
             self.state.pop("run", None)  # the run's last slice: the next run lists every message anew
@@ -176,13 +172,6 @@ class ForwardRead:
         spans = [self.state.get("run"), self.state["backfill"] if window is not None else None]
         return any(span is not None and changed_before(span, copy, version, action) for span in spans)
 
-    def _run_start(self) -> dict[str, Any]:
-        self._newest = self._newest or (self.client.newest_message("messages"),)  # the plan uses it too
-        # Without a cursor: after each message sent before `first`.
-        return run_start(
-            self.client, list(self.state.get("cursor") or [self.first - 1, LAST_ID]), self._newest
-        )
-
     def _plan(self) -> bool:
         """Cuts `[cursor's second, newest second + 1)` into windows; False when the span is too short."""
         (newest,) = self._newest or (self.client.newest_message("messages"),)
@@ -231,12 +220,8 @@ class ForwardRead:
         del self.state["backfill"]
 
 
-def run_start(
-    client: CometChatClient, begun: list[int], known: tuple[dict[str, Any] | None] | None = None
-) -> dict[str, Any]:
-    """A read in slices (`run` in state): where it begins, and the newest message before it lists any (`known`:
-    `(that message or None,)` if the caller has asked for it; else one request)."""
-    (newest,) = known or (client.newest_message("messages"),)
+def run_start(begun: list[int], newest: dict[str, Any] | None) -> dict[str, Any]:
+    """A read in slices (`run` in state): where it begins, and the newest message before it lists any."""
     return {"from": begun, "newest": None if newest is None else _key(newest)}
 
 

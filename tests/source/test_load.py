@@ -9,7 +9,7 @@ from sources.cometchat import cometchat_source
 from .conftest import load_from
 from .expected import changed_since, expected_messages
 from .loaded import loaded_child_rows, loaded_messages, table, tables
-from .matching import assert_matches_ground_truth
+from .matching import CHILD_KINDS, assert_matches_ground_truth
 
 
 def assert_declared_deduplicated(pipeline: dlt.Pipeline, deduplicated: bool) -> None:
@@ -125,6 +125,46 @@ def test_run_load_slices_messages_one_package_each_and_ends_exact(make_emulator,
     assert_matches_ground_truth(pipeline, truth)
     again = load_from(emulator, pipeline, messages_per_load=25)
     assert again.rows_per_table == {}
+
+
+def merged_message_tables(pipeline: dlt.Pipeline) -> list[set[str]]:
+    """For each completed package that loaded message tables, those it merged (through a staging table)."""
+    merged = []
+    for load_id in sorted(pipeline.list_completed_load_packages()):
+        jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+        names = {job.job_file_info.table_name for job in jobs}
+        if "messages" in names:
+            merged.append(
+                {job.job_file_info.table_name for job in jobs if job.job_file_info.file_format == "sql"}
+            )
+    return merged
+
+
+def test_a_first_load_in_slices_appends_all_but_its_last_slice(make_emulator, make_pipeline, monkeypatch):
+    """Every message a first run lists is new to the destination: a slice of them alone is appended (no staging,
+    no delete); the last one is merged, so that the schema keeps the merge. The next run merges."""
+    emulator = make_emulator(messages=500, profiles=("capped_pages",))
+    pipeline = make_pipeline()
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
+
+    load_from(emulator, pipeline, messages_per_load=25)
+
+    *slices, last = merged_message_tables(pipeline)
+    assert len(slices) >= 3 and slices == [set()] * len(slices)
+    # Merged, every table: those with no row in the last slice too (an empty table takes the merge back).
+    assert last == {"messages", *(f"messages__{kind}" for kind in CHILD_KINDS)}
+    assert pipeline.default_schema.tables["messages"]["write_disposition"] == "merge"
+    assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+    emulator.add_messages(200)
+    emulator.edit_message(emulator.ground_truth()["messages"][3]["id"], "edited after the first load")
+    before = len(pipeline.list_completed_load_packages())
+    load_from(emulator, pipeline, messages_per_load=25)
+
+    assert len(pipeline.list_completed_load_packages()) - before >= 3
+    assert all(merged_message_tables(pipeline)[len(slices) + 1 :])  # the destination held messages: merged
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
 
 def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator, make_pipeline):
