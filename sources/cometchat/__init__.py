@@ -98,7 +98,8 @@ def cometchat_source(
         request_deadline_seconds: the longest a whole response (connect and every read) may take
             before it is retried like a timeout.
         messages_per_load: None (the default) loads every new message in this run. A number stops the
-            messages at about that many; `more_messages(pipeline)` then says whether to run again. For
+            messages once that many are read, with the pages already read ahead; `more_messages(pipeline)` then
+            says whether to run again. For
             destinations whose merge must stay small (a memory-capped DuckDB), as `run_load` does.
         late_changes: how later edits, deletes, reactions and reply counts of loaded messages land:
             "updates" (default; one request per run when nothing changed), "lookback" (re-reads the last

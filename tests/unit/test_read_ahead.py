@@ -13,19 +13,24 @@ def test_yields_every_item_in_order():
     assert list(read_ahead(iter(range(100)), depth=2)) == list(range(100))
 
 
+def recorded(count: int, read: list[int]):
+    """0 .. count - 1, each noted in `read` as it is read."""
+    for i in range(count):
+        read.append(i)
+        yield i
+
+
+def wait_until_read(read: list[int], count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(read) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_reads_ahead_while_the_consumer_works():
     read: list[int] = []
-
-    def source():
-        for i in range(3):
-            read.append(i)
-            yield i
-
-    items = read_ahead(source(), depth=2)
+    items = read_ahead(recorded(3, read), depth=2)
     assert next(items) == 0
-    deadline = time.monotonic() + 5
-    while len(read) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_read(read, 3)
     assert read == [0, 1, 2]  # the next two were read before they were asked for
     assert list(items) == [1, 2]
 
@@ -55,18 +60,10 @@ def test_stopping_early_ends_the_reading_thread():
 
 def test_finishing_hands_over_the_items_read_ahead_and_reads_no_further():
     read: list[int] = []
-
-    def source():
-        for i in range(1_000):
-            read.append(i)
-            yield i
-
     finishing = threading.Event()
-    items = read_ahead(source(), depth=2, finishing=finishing)
+    items = read_ahead(recorded(1_000, read), depth=2, finishing=finishing)
     assert next(items) == 0
-    deadline = time.monotonic() + 5
-    while len(read) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_read(read, 3)
     finishing.set()
 
     rest = list(items)
