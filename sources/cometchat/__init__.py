@@ -223,8 +223,8 @@ def group_members(client: CometChatClient) -> DltResource:
 
 
 def _no_messages_stored() -> bool:
-    """Whether the destination holds no message: this schema never loaded one, and the table has no row (or is
-    not there). Any other answer, or a failing query on a table the schema loaded, counts as holding some."""
+    """Whether the destination holds no message yet: this pipeline's schema never loaded one, and `messages` has
+    no row, or cannot be queried (no such table or dataset before a first load)."""
     if (dlt.current.source_schema().tables.get("messages") or {}).get("x-normalizer", {}).get("seen-data"):
         return False
     try:
@@ -508,8 +508,9 @@ def _range_shard(
     ranges = state.setdefault("ranges", {})
     key = f"{start}:{until}"
     after = tuple(ranges[key]) if key in ranges else None
-    runs = state.setdefault("range_runs", {})
+    runs = state.get("range_runs", {})
     if messages_per_load and key not in runs:
+        runs = state.setdefault("range_runs", {})
         runs[key] = run_start(list(after or (start - 1, LAST_ID)), client.newest_message("messages"))
     span = runs.get(key)
     held: dict[int, tuple[int, TDataItem]] = {}
