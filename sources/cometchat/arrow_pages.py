@@ -45,10 +45,15 @@ from .destination_hints import (
 from .errors import CometChatConfigError
 from .versions import listed_versions
 
+MESSAGES = "messages"
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 SUPERSEDED = "_superseded"
 # Message copies per arrow table: 5 pages of 1,000. Larger batches save little time and cost memory.
 BATCH_SIZE = 5_000
+# Rows per arrow table handed to dlt: a table's batches are held until they have as many. dlt's work per arrow
+# table is fixed (it computes and validates the table's schema each time, about 6 ms), and the rows are small in
+# arrow: 20,000 messages take about 5 MB, as do 20,000 entity rows.
+TABLE_ROWS = 20_000
 
 # Fields of a message and of its `data` that the named columns and child tables already hold; any
 # other field becomes a column of its own (a field the API adds later lands as a new column).
@@ -197,9 +202,10 @@ def refuse_nested_child_tables() -> None:
 
 class MessagePages:
     """Turns pages of message copies into one arrow table per table, a batch of `batch_size` message copies
-    at a time (dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper). For
-    the same reason a child table is held until it has a batch's worth of rows or `flush` is called: most
-    copies have no attachments, reactions, mentions or tags, so those tables would come in small pieces.
+    at a time. dlt's per-table work on each arrow table is fixed, so fewer and larger tables are cheaper: each
+    table's batches are held until they have `table_rows` rows or `flush` is called (a batch's Python objects
+    are what costs memory, not its arrow table). Most copies have no attachments, reactions, mentions or tags,
+    so those tables would otherwise come in small pieces.
 
     The shapes are those of `shaping.py`. Python only walks what pyarrow cannot: the integers, JSON values and
     child lists go into row tuples, turned into columns once per batch. pyarrow does the rest a column at a
@@ -211,14 +217,17 @@ class MessagePages:
     surplus rows a newer copy drops.
     """
 
-    def __init__(self, batch_size: int = BATCH_SIZE, keep_keys: bool = False) -> None:
+    def __init__(
+        self, batch_size: int = BATCH_SIZE, keep_keys: bool = False, table_rows: int = TABLE_ROWS
+    ) -> None:
         self.batch_size = batch_size
+        self.table_rows = table_rows
         self.longest = dict.fromkeys(CHILD_KINDS, 0)
         # With `keep_keys`: the ids and versions of every copy handed out, for `one_copy.py`. Two growing arrays
         # outside pyarrow's pool: small arrow arrays kept for the whole read would pin its freed pages.
         self.keep_keys = keep_keys
         self.key_ids, self.key_versions = array("q"), array("q")
-        self._held: dict[str, list[pa.Table]] = {kind: [] for kind in CHILD_KINDS}
+        self._held: dict[str, list[pa.Table]] = {name: [] for name in (MESSAGES, *CHILD_KINDS)}
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -240,14 +249,14 @@ class MessagePages:
             yield from self._batch()
 
     def flush(self) -> Iterator[Any]:
-        """The `messages` table of what was added since the last batch, then each non-empty child table."""
+        """The held `messages` table with what was added since the last batch, then each non-empty child table."""
         yield from self._batch()
-        for kind in CHILD_KINDS:
-            if self._held[kind]:
-                yield self._release(kind)
+        for name in (MESSAGES, *CHILD_KINDS):
+            if self._held[name]:
+                yield self._release(name)
 
     def _batch(self) -> Iterator[Any]:
-        """The `messages` table of the batch; its child rows join the held ones, released once a batch's worth."""
+        """The batch's tables join the held ones; yields those that reach `table_rows`."""
         if not self._roots:
             return
         roots, texts, children, extras = self._roots, self._texts, self._children, self._extras
@@ -271,16 +280,20 @@ class MessagePages:
         for name, values in extras.items():
             values.extend([None] * (len(ids) - len(values)))
             messages = messages.append_column(name, _extra_array(values))
-        yield messages
+        yield from self._hold(MESSAGES, messages)
         for kind in CHILD_KINDS:
             if children[kind]:
-                self._held[kind].append(_child_table(children[kind], kind, ids, versions, copy_ids))
-                if sum(map(len, self._held[kind])) >= self.batch_size:
-                    yield self._release(kind)
+                yield from self._hold(kind, _child_table(children[kind], kind, ids, versions, copy_ids))
 
-    def _release(self, kind: str) -> Any:
-        table, self._held[kind] = pa.concat_tables(self._held[kind]), []
-        return dlt.mark.with_table_name(table, child_table(kind))
+    def _hold(self, name: str, table: pa.Table) -> Iterator[Any]:
+        self._held[name].append(table)
+        if sum(map(len, self._held[name])) >= self.table_rows:
+            yield self._release(name)
+
+    def _release(self, name: str) -> Any:
+        # Permissive: a field the API adds later is a column of the batches that have it only.
+        table, self._held[name] = pa.concat_tables(self._held[name], promote_options="permissive"), []
+        return table if name == MESSAGES else dlt.mark.with_table_name(table, child_table(name))
 
     def _new_batch(self) -> None:
         # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the

@@ -29,6 +29,7 @@ from .arrow_pages import (
     BATCH_SIZE,
     CHILD_COLUMNS,
     CHILD_KINDS,
+    MESSAGES,
     ROOT_COLUMNS,
     MessagePages,
     append_new_messages,
@@ -38,7 +39,6 @@ from .arrow_pages import (
 from .versions import copy_version
 
 DEDUPLICATED = "x-stage-data-deduplicated"
-MESSAGES = "messages"
 
 
 def declare_deduplicated(deduplicated: bool) -> None:

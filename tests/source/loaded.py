@@ -1,13 +1,35 @@
 """Reads what a pipeline loaded, through `pipeline.dataset()`, into plain Python shapes for comparison."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dlt
 import pandas as pd
 
 from .expected import epoch
 
+_open_datasets: dict[int, dlt.Dataset] = {}
+
+
+@contextmanager
+def reading(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Reads of `pipeline` inside the block share one dataset with its connection open: a fresh
+    `pipeline.dataset()` per table reads the stored schemas and opens the database again (about 0.1 s each,
+    several seconds per comparison with the ground truth). Blocks nest."""
+    if id(pipeline) in _open_datasets:
+        yield
+        return
+    with pipeline.dataset() as dataset:
+        _open_datasets[id(pipeline)] = dataset
+        try:
+            yield
+        finally:
+            del _open_datasets[id(pipeline)]
+
 
 def table(pipeline: dlt.Pipeline, name: str) -> pd.DataFrame:
-    return pipeline.dataset()[name].df()
+    dataset = _open_datasets.get(id(pipeline))
+    return (pipeline.dataset() if dataset is None else dataset)[name].df()
 
 
 def child_lists(pipeline: dlt.Pipeline, parent: str, child: str, key_columns: list[str]) -> dict[tuple, list]:

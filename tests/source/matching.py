@@ -7,12 +7,25 @@ from .expected import (
     expected_entities,
     expected_messages,
 )
-from .loaded import child_lists, loaded_child_rows, loaded_conversations, loaded_messages, table, tables
+from .loaded import (
+    child_lists,
+    loaded_child_rows,
+    loaded_conversations,
+    loaded_messages,
+    reading,
+    table,
+    tables,
+)
 
 CHILD_KINDS = ("entities", "attachments", "reactions", "mentions", "tags")
 
 
 def assert_matches_ground_truth(pipeline, truth: dict) -> None:
+    with reading(pipeline):
+        _assert_matches_ground_truth(pipeline, truth)
+
+
+def _assert_matches_ground_truth(pipeline, truth: dict) -> None:
     users = table(pipeline, "users")
     assert sorted(users["uid"]) == sorted(u["uid"] for u in truth["users"])
     assert dict(zip(users["uid"], users["name"], strict=True)) == {
@@ -51,6 +64,11 @@ def assert_members_match_ground_truth(pipeline, truth: dict) -> None:
 
 def assert_messages_match_ground_truth(pipeline, truth: dict) -> None:
     """`messages` and its child tables equal the ground truth, each message and each child row once."""
+    with reading(pipeline):
+        _assert_messages_match_ground_truth(pipeline, truth)
+
+
+def _assert_messages_match_ground_truth(pipeline, truth: dict) -> None:
     assert loaded_messages(pipeline) == expected_messages(truth)
     assert loaded_child_rows(pipeline, "entities") == expected_entities(truth)
     for kind in CHILD_KINDS[1:]:

@@ -137,9 +137,9 @@ def test_every_child_table_is_an_arrow_table_with_the_documented_links():
     assert tags[0]["_dlt_parent_id"] == tables[0].column("_dlt_id")[0].as_py()
 
 
-def test_a_sparse_child_table_is_held_until_it_has_a_batch_of_rows():
+def test_a_sparse_child_table_is_held_until_it_has_table_rows_rows():
     # dlt's work per arrow table is fixed: tags on one message in four would otherwise come one row at a time.
-    pages = MessagePages(batch_size=4)
+    pages = MessagePages(batch_size=4, table_rows=4)
     copies = [(i, message(i, 100 + i, "hi", tags=["t"] if i % 4 == 0 else ())) for i in range(1, 21)]
     during = [table for i in range(0, 20, 2) for table in pages.add(copies[i : i + 2])]
     at_end = list(pages.flush())
@@ -150,6 +150,21 @@ def test_a_sparse_child_table_is_held_until_it_has_a_batch_of_rows():
     assert [row["message_id"] for table in tag_tables for row in table.to_pylist()] == [4, 8, 12, 16, 20]
     assert [table.num_rows for table in entity_tables] == [4] * 5  # one per message: a batch's worth each
     assert sum(table.num_rows for name, table in named if name is None) == 20
+
+
+def test_the_rows_of_several_batches_make_one_table():
+    pages = MessagePages(batch_size=4, table_rows=10)
+    copies = [(i, message(i, 100 + i, "hi")) for i in range(1, 21)]
+    during = [table for i in range(0, 20, 2) for table in pages.add(copies[i : i + 2])]
+    at_end = list(pages.flush())
+    named = [(getattr(t, "meta", None) and t.meta.table_name, t) for t in during + at_end]
+    assert [t.num_rows for name, t in named if name is None] == [12, 8]
+    entity_tables = [item.data for name, item in named if name == "messages__entities"]
+    assert [table.num_rows for table in entity_tables] == [
+        12,
+        8,
+    ]  # three batches' rows, then the rest at flush
+    assert [row["message_id"] for table in entity_tables for row in table.to_pylist()] == list(range(1, 21))
 
 
 def test_links_and_flagged_rows_come_from_each_rows_copy_in_the_batch():
