@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=15
+	$(BIN)/python -m pytest -n 3 --dist worksteal -q --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m pipelines.bench
