@@ -143,7 +143,7 @@ def merged_message_tables(pipeline: dlt.Pipeline) -> list[set[str]]:
 def test_a_first_load_in_slices_appends_all_but_its_last_slice(make_emulator, make_pipeline, monkeypatch):
     """Every message a first run lists is new to the destination: a slice of them alone is appended (no staging,
     no delete); the last one is merged, so that the schema keeps the merge. The next run merges."""
-    emulator = make_emulator(messages=500, profiles=("capped_pages",))
+    emulator = make_emulator(messages=250, profiles=("capped_pages",))
     pipeline = make_pipeline()
     monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
 
@@ -157,8 +157,9 @@ def test_a_first_load_in_slices_appends_all_but_its_last_slice(make_emulator, ma
     assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
-    emulator.add_messages(200)
-    emulator.edit_message(emulator.ground_truth()["messages"][3]["id"], "edited after the first load")
+    emulator.add_messages(100)
+    editable = next(m for m in emulator.ground_truth()["messages"] if m["category"] == "message")
+    emulator.edit_message(editable["id"], "edited after the first load")
     before = len(pipeline.list_completed_load_packages())
     load_from(emulator, pipeline, messages_per_load=25)
 
