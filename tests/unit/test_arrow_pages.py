@@ -160,11 +160,17 @@ def test_the_rows_of_several_batches_make_one_table():
     named = [(getattr(t, "meta", None) and t.meta.table_name, t) for t in during + at_end]
     assert [t.num_rows for name, t in named if name is None] == [12, 8]
     entity_tables = [item.data for name, item in named if name == "messages__entities"]
-    assert [table.num_rows for table in entity_tables] == [
-        12,
-        8,
-    ]  # three batches' rows, then the rest at flush
+    # Three batches' rows, then the rest at flush.
+    assert [table.num_rows for table in entity_tables] == [12, 8]
     assert [row["message_id"] for table in entity_tables for row in table.to_pylist()] == list(range(1, 21))
+
+
+def test_a_field_that_appears_in_a_later_batch_is_a_column_of_the_held_table():
+    pages = MessagePages(batch_size=2, table_rows=10)
+    copies = [(i, message(i, 100 + i, "hi", **({"mood": "calm"} if i > 2 else {}))) for i in range(1, 5)]
+    tables = [*pages.add(copies[:2]), *pages.add(copies[2:]), *pages.flush()]
+    (messages,) = [table for table in tables if isinstance(table, pa.Table)]
+    assert messages.column("mood").to_pylist() == [None, None, "calm", "calm"]
 
 
 def test_links_and_flagged_rows_come_from_each_rows_copy_in_the_batch():
