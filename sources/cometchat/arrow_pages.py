@@ -106,6 +106,15 @@ def child_table(kind: str) -> str:
     return f"messages__{kind}"
 
 
+MESSAGE_TABLES = (MESSAGES, *map(child_table, CHILD_KINDS))
+
+
+def table_item(name: str, table: pa.Table) -> Any:
+    """An arrow table of one of MESSAGE_TABLES as the messages resource yields it: a child table marked with its
+    name, `messages` as it is."""
+    return table if name == MESSAGES else dlt.mark.with_table_name(table, name)
+
+
 class _ArrowNotices(logging.Filter):
     """Drops notices dlt logs as warnings on every batch or load of message tables: that the JSON columns arrive
     as text (their `json` hint is meant to win); where the destination takes no parquet (Postgres without
@@ -227,7 +236,7 @@ class MessagePages:
         # outside pyarrow's pool: small arrow arrays kept for the whole read would pin its freed pages.
         self.keep_keys = keep_keys
         self.key_ids, self.key_versions = array("q"), array("q")
-        self._held: dict[str, list[pa.Table]] = {name: [] for name in (MESSAGES, *CHILD_KINDS)}
+        self._held: dict[str, list[pa.Table]] = {name: [] for name in MESSAGE_TABLES}
         self._new_batch()
 
     def add_listed(self, messages: Iterable[TDataItem]) -> Iterator[Any]:
@@ -251,7 +260,7 @@ class MessagePages:
     def flush(self) -> Iterator[Any]:
         """The held `messages` table with what was added since the last batch, then each non-empty child table."""
         yield from self._batch()
-        for name in (MESSAGES, *CHILD_KINDS):
+        for name in MESSAGE_TABLES:
             if self._held[name]:
                 yield self._release(name)
 
@@ -283,7 +292,8 @@ class MessagePages:
         yield from self._hold(MESSAGES, messages)
         for kind in CHILD_KINDS:
             if children[kind]:
-                yield from self._hold(kind, _child_table(children[kind], kind, ids, versions, copy_ids))
+                table = _child_table(children[kind], kind, ids, versions, copy_ids)
+                yield from self._hold(child_table(kind), table)
 
     def _hold(self, name: str, table: pa.Table) -> Iterator[Any]:
         self._held[name].append(table)
@@ -293,7 +303,7 @@ class MessagePages:
     def _release(self, name: str) -> Any:
         # Permissive: a field the API adds later is a column of the batches that have it only.
         table, self._held[name] = pa.concat_tables(self._held[name], promote_options="permissive"), []
-        return table if name == MESSAGES else dlt.mark.with_table_name(table, child_table(name))
+        return table_item(name, table)
 
     def _new_batch(self) -> None:
         # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the

@@ -29,12 +29,14 @@ from .arrow_pages import (
     BATCH_SIZE,
     CHILD_COLUMNS,
     CHILD_KINDS,
+    MESSAGE_TABLES,
     MESSAGES,
     ROOT_COLUMNS,
     MessagePages,
     append_new_messages,
     child_table,
     empty_table,
+    table_item,
 )
 from .versions import copy_version
 
@@ -127,7 +129,7 @@ class OneCopyPerMessage:
             name, table = _name_and_table(item)
             parts.setdefault(name, []).append(table)
         self.held_tables = []
-        for name in (MESSAGES, *map(child_table, CHILD_KINDS)):
+        for name in MESSAGE_TABLES:
             tables = parts.pop(name, [])
             if tables:
                 table = _only(pa.concat_tables(tables, promote_options="permissive"), name, kept)
@@ -136,11 +138,11 @@ class OneCopyPerMessage:
                 table = _empty(name)
             else:
                 continue
-            yield _item(name, table)
+            yield table_item(name, table)
         if not self.appended:
             # Where a package appended before this one (in this run), a table that got no row since is still
             # appended in the schema: an empty table takes the merge back.
-            yield from (_item(name, _empty(name)) for name in _still_appended())
+            yield from (table_item(name, _empty(name)) for name in _still_appended())
 
     def _winners(self) -> tuple[pa.Table, bool]:
         """(id, version_id) of the held copies to load (those newer than any copy the package listed), and
@@ -187,12 +189,7 @@ def _newest_listed(ids: pa.Array, listed_ids: pa.Array, listed_versions: pa.Arra
 
 def _still_appended() -> list[str]:
     tables = dlt.current.source_schema().tables
-    names = (MESSAGES, *map(child_table, CHILD_KINDS))
-    return [name for name in names if (tables.get(name) or {}).get("write_disposition") == "append"]
-
-
-def _item(name: str, table: pa.Table) -> Any:
-    return table if name == MESSAGES else dlt.mark.with_table_name(table, name)
+    return [name for name in MESSAGE_TABLES if (tables.get(name) or {}).get("write_disposition") == "append"]
 
 
 def _name_and_table(item: Any) -> tuple[str, pa.Table]:
