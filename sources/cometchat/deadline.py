@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from requests import Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import Timeout
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
@@ -24,6 +25,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 
 # How often an expired request whose socket is still being opened is looked at again.
 RECHECK_SECONDS = 0.05
+# A response body is read in chunks of at most this many bytes (a page of 1,000 messages is about 1 MB).
+BODY_CHUNK_BYTES = 1 << 20
 
 
 class RequestDeadlineExceeded(Timeout):
@@ -163,7 +166,7 @@ class DeadlineAdapter(HTTPAdapter):
         with _watched(limit) as watch:
             try:
                 response = super().send(request, stream=True, timeout=_capped(timeout, limit), **kwargs)
-                _ = response.content  # the body is read here, under the deadline, not later by Session.send
+                _read_body(response)  # here, under the deadline, not later by Session.send
             except Exception as error:
                 if watch.expired:
                     raise RequestDeadlineExceeded(_late(limit), request=request) from error
@@ -172,6 +175,14 @@ class DeadlineAdapter(HTTPAdapter):
             response.close()
             raise RequestDeadlineExceeded(_late(limit), request=request)
         return response
+
+
+def _read_body(response: Response) -> None:
+    """Reads the whole body as `response.content` would, but in chunks of BODY_CHUNK_BYTES instead of requests'
+    10 KiB. Each chunk is a blocking read that gives the GIL up and waits to get it back, and costs a dozen
+    Python calls: about 120 of them for a page of 1,000 messages, where this needs 3 or 4."""
+    response._content = b"".join(response.iter_content(BODY_CHUNK_BYTES)) or b""
+    response._content_consumed = True
 
 
 def _late(limit: float) -> str:

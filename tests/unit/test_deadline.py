@@ -110,3 +110,33 @@ class _KeepAliveHandler(socketserver.BaseRequestHandler):
         while self.request.recv(65536):
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY)
+
+
+LARGE_BODY = b'{"data": {"uid": "u1", "bio": "' + b"x" * 1_000_000 + b'"}}'
+
+
+class _LargeAnswerHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.recv(65536)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % len(LARGE_BODY) + LARGE_BODY)
+
+
+def test_a_large_answer_is_read_in_a_few_large_reads(monkeypatch):
+    """requests reads `content` 10 KiB at a time: over a hundred socket reads for a page of messages, each of
+    which waits for the GIL again. The adapter reads a megabyte at a time."""
+    reads = []
+    read_into = socket.SocketIO.readinto
+    monkeypatch.setattr(
+        socket.SocketIO, "readinto", lambda io, buffer: reads.append(1) or read_into(io, buffer)
+    )
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _LargeAnswerHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = make_client(server, deadline=30).get("users/u1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert body == {"uid": "u1", "bio": "x" * 1_000_000}
+    assert len(reads) < 20
