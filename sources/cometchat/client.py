@@ -224,7 +224,7 @@ class CometChatClient:
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         for page in pages:
-            fresh = [m for m in page if (int(m["sentAt"]), int(m["id"])) > cursor]
+            fresh = _after_cursor(page, cursor)
             if not fresh:
                 only_anchor = all(int(m["id"]) == cursor[1] for m in page)  # an inclusive anchor at the end
                 same_second = all(int(m["sentAt"]) == cursor[0] for m in page)
@@ -292,6 +292,15 @@ class CometChatClient:
             self.max_attempts - 1,
             wait,
         )
+
+
+def _after_cursor(page: list[dict[str, Any]], cursor: tuple[int, int]) -> list[dict[str, Any]]:
+    """The messages of a page after the `(sentAt, id)` cursor, in page order. The id is read only for those
+    sent in the cursor's second: most of a page is later, and the ids come as text."""
+    second, last_id = cursor
+    return [
+        m for m in page if (sent := int(m["sentAt"])) > second or (sent == second and int(m["id"]) > last_id)
+    ]
 
 
 def _viewer(on_behalf_of: str | None) -> dict[str, str]:

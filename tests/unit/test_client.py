@@ -6,7 +6,7 @@ import pytest
 import requests
 from dlt.common import jsonpath
 
-from sources.cometchat.client import CometChatClient, group_path, user_path
+from sources.cometchat.client import CometChatClient, _after_cursor, group_path, user_path
 from sources.cometchat.credentials import CometChatCredentials
 from sources.cometchat.errors import (
     CometChatApiError,
@@ -149,6 +149,14 @@ def test_message_paging_drops_repeats_from_a_server_that_ignores_the_id_anchor(
     assert ids == [1, 2, 3, 4, 5]
     second = requests_mock.request_history[1].qs
     assert second["fromtimestamp"] == ["11"] and second["id"] == ["3"] and second["affix"] == ["append"]
+
+
+@pytest.mark.parametrize("cursor", [(-1, -1), (10, 2), (10, 3), (11, 0), (11, 5), (12, 9)])
+def test_a_page_keeps_the_messages_after_the_cursor_in_page_order(cursor):
+    # Out of order on purpose, ids as text and as numbers, several in the cursor's second.
+    page = [msg(5, 11), msg(2, 10), msg(3, 10), {"id": 4, "sentAt": "11"}, msg(1, 9), msg(6, 12), msg(7, 11)]
+    kept = [m for m in page if (int(m["sentAt"]), int(m["id"])) > cursor]
+    assert _after_cursor(page, cursor) == kept
 
 
 def test_message_paging_refuses_to_loop_forever(client, requests_mock):
