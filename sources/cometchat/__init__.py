@@ -595,7 +595,10 @@ def _updates_since(
 def _note_boundary(page: list[TDataItem], second: int, boundary: dict[str, int]) -> None:
     """Remembers the messages of a page changed at the updates window's first second (as the pass sees them)."""
     for message in page:
-        updated = int(message.get("updatedAt") or 0)
+        updated = message.get("updatedAt")
+        if not updated or updated == message.get("sentAt"):
+            continue  # most messages: never changed after they were sent
+        updated = int(updated)
         if updated == second and updated > int(message["sentAt"]):
             boundary[str(message["id"])] = row_digest(message)
 
