@@ -127,9 +127,12 @@ def test_a_large_answer_is_read_in_a_few_large_reads(monkeypatch):
     which waits for the GIL again. The adapter reads a megabyte at a time."""
     reads = []
     read_into = socket.SocketIO.readinto
-    monkeypatch.setattr(
-        socket.SocketIO, "readinto", lambda io, buffer: reads.append(1) or read_into(io, buffer)
-    )
+
+    def counted_read_into(io: socket.SocketIO, buffer: memoryview) -> int | None:
+        reads.append(len(buffer))
+        return read_into(io, buffer)
+
+    monkeypatch.setattr(socket.SocketIO, "readinto", counted_read_into)
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _LargeAnswerHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
