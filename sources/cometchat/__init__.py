@@ -54,6 +54,7 @@ from .settings import (
     REQUEST_DEADLINE_SECONDS,
 )
 from .shaping import (
+    CONVERSATION_FIELDS,
     changed_message,
     changed_message_id,
     shape_conversation,
@@ -294,12 +295,15 @@ def conversations(client: CometChatClient, conversation_type: str) -> DltResourc
     def conversations_resource() -> Iterator[Any]:
         use_destination_hints()
         params = {"conversationType": conversation_type, "withTags": "true"}
-        pages = client.pages("conversations", params, ahead=True)
+        pages = client.pages("conversations", params, ahead=True, decode=CONVERSATION_FIELDS)
         first_page = next(pages, [])
         if all("uid" in row for row in first_page):
             first_pass = iter([chain([first_page], pages)])
             rows = stable_read(
-                lambda: next(first_pass, None) or client.pages("conversations", params, ahead=True),
+                lambda: (
+                    next(first_pass, None)
+                    or client.pages("conversations", params, ahead=True, decode=CONVERSATION_FIELDS)
+                ),
                 lambda row: shape_conversation(row["uid"], row),
                 _conversation_key,
                 "GET /conversations",
@@ -331,7 +335,9 @@ def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -
 def _conversations_of(client: CometChatClient, viewer_uid: str, params: dict[str, str]) -> list[TDataItem]:
     try:
         pages = stable_read(
-            lambda: client.pages("conversations", params, on_behalf_of=viewer_uid),
+            lambda: client.pages(
+                "conversations", params, on_behalf_of=viewer_uid, decode=CONVERSATION_FIELDS
+            ),
             lambda row: shape_conversation(viewer_uid, row),
             _conversation_key,
             f"GET /conversations for {viewer_uid}",

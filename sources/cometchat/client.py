@@ -24,6 +24,7 @@ from .errors import (
 )
 from .failures import RETRY_EXCEPTIONS, can_heal, endpoint_of, unreachable
 from .ids import check_id
+from .lean_json import Decode
 from .pages_ahead import pages_ahead
 from .paginators import HasMorePaginator, MessageCursorPaginator
 from .redaction import redact, register_secret
@@ -133,14 +134,18 @@ class CometChatClient:
         return self.get_body(path, params, on_behalf_of).get("data")
 
     def get_body(
-        self, path: str, params: dict[str, Any] | None = None, on_behalf_of: str | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
+        decode: Decode = orjson.loads,
     ) -> dict[str, Any]:
-        """The whole JSON answer, `meta` included."""
+        """The whole JSON answer, `meta` included; `decode` parses a successful answer (see lean_json.py)."""
         response = self._rest.get(
             path,
             params=params,
             headers=_viewer(on_behalf_of),
-            hooks=self._hooks(),
+            hooks=self._hooks(decode),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         return response.json()
@@ -162,16 +167,18 @@ class CometChatClient:
         params: dict[str, Any] | None = None,
         on_behalf_of: str | None = None,
         ahead: bool = False,
+        decode: Decode = orjson.loads,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a page-number list, asked at the largest page size, until the API says no more.
 
         `ahead`: up to `max_workers` pages are asked for at once (`pages_ahead.py`), for the long app-wide lists;
-        this costs up to `max_workers - 1` requests past the list's end.
+        this costs up to `max_workers - 1` requests past the list's end. `decode`: as for `get_body`.
         """
         if ahead:
             query = {**(params or {}), "perPage": PAGE_SIZE}
             yield from pages_ahead(
-                lambda page: self.get_body(path, {**query, "page": page}, on_behalf_of), self.max_workers
+                lambda page: self.get_body(path, {**query, "page": page}, on_behalf_of, decode),
+                self.max_workers,
             )
             return
         pages = self._rest.paginate(
@@ -179,7 +186,7 @@ class CometChatClient:
             params={**(params or {}), "perPage": PAGE_SIZE},
             headers=_viewer(on_behalf_of),
             paginator=HasMorePaginator(),
-            hooks=self._hooks(),
+            hooks=self._hooks(decode),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         for page in pages:
@@ -249,8 +256,8 @@ class CometChatClient:
         rows = as_rows(self.get(path, {"limit": 1, "affix": "prepend"}))
         return rows[-1] if rows else None
 
-    def _hooks(self) -> dict[str, list[Any]]:
-        return {"response": [_decode_once, _raise_for_api_error, _require_envelope]}
+    def _hooks(self, decode: Decode = orjson.loads) -> dict[str, list[Any]]:
+        return {"response": [_decoding_once(decode), _raise_for_api_error, _require_envelope]}
 
     def _sending(self, send: Callable[..., Response]) -> Callable[..., Response]:
         """`send` with bounded retries; a request that never got an answer ends as CometChatUnreachableError."""
@@ -307,17 +314,23 @@ def _viewer(on_behalf_of: str | None) -> dict[str, str]:
     return {"onBehalfOf": on_behalf_of} if on_behalf_of else {}
 
 
-def _decode_once(response: Response, *args: Any, **kwargs: Any) -> None:
-    """`response.json()` parses once, with orjson: requests re-parses on every call (dlt's paginator and data
-    selector both call it), with simplejson when installed, which is several times slower on 1,000 messages."""
-    parsed: list[Any] = []
+def _decoding_once(decode: Decode) -> Callable[..., None]:
+    """A hook by which `response.json()` parses once, with `decode` if the answer is a success (else with orjson):
+    requests re-parses on every call (dlt's paginator and data selector both call it), with simplejson when
+    installed, which is several times slower on 1,000 messages."""
 
-    def json(**_: Any) -> Any:
-        if not parsed:
-            parsed.append(orjson.loads(response.content))
-        return parsed[0]
+    def decode_once(response: Response, *args: Any, **kwargs: Any) -> None:
+        parsed: list[Any] = []
+        parse = decode if response.status_code < 400 else orjson.loads
 
-    response.json = json  # type: ignore[method-assign]
+        def json(**_: Any) -> Any:
+            if not parsed:
+                parsed.append(parse(response.content))
+            return parsed[0]
+
+        response.json = json  # type: ignore[method-assign]
+
+    return decode_once
 
 
 def _raise_for_api_error(response: Response, *args: Any, **kwargs: Any) -> None:

@@ -6,9 +6,11 @@ and nested lists are lifted to the top level so that dlt's normalizer gives each
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from dlt.common.typing import TDataItem
+
+from .lean_json import only_fields
 
 # Scalar fields of user and group entities worth keeping on `messages__entities` rows.
 
@@ -82,6 +84,34 @@ def shape_member(guid: str, member: TDataItem) -> TDataItem:
         "scope": member.get("scope"),
         "joined_at": utc(member.get("joinedAt")),
     }
+
+
+class _Partner(TypedDict, total=False):
+    uid: Any
+    guid: Any
+    name: Any
+
+
+class _MessageId(TypedDict, total=False):
+    id: Any
+
+
+class _Conversation(TypedDict, total=False):
+    """The fields of a conversation that `shape_conversation` reads, and the viewer's `uid`."""
+
+    uid: Any
+    conversationId: Any
+    conversationType: Any
+    unreadMessageCount: Any
+    createdAt: Any
+    updatedAt: Any
+    lastMessage: _MessageId | None
+    tags: Any
+    conversationWith: _Partner | None
+
+
+# Decodes a page of conversations into rows holding only the fields above (lean_json.py).
+CONVERSATION_FIELDS = only_fields(_Conversation)
 
 
 def shape_conversation(viewer_uid: str, conversation: TDataItem) -> TDataItem:

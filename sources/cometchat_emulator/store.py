@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from .config import EmulatorConfig
@@ -44,6 +45,8 @@ class Store:
         self.conversations_by_id = {c.conversation_id: c for c in self.data.conversations}
         self._rng = random.Random(config.seed * 7919 + 1)
         self._cache_version = -1
+        self._changes_version = -1
+        self._changes: list[tuple[int, int]] = []  # (updatedAt, index) of the changed messages, ascending
         self._rows: list[ConversationRow] = []
         self._rows_by_viewer: dict[int, list[int]] = {}
         self._rows_by_type: dict[bool, list[ConversationRow]] = {}
@@ -213,14 +216,21 @@ class Store:
         return updated
 
     def changed_messages(self, after: int) -> dict[int, int]:
-        """index -> updatedAt of the messages changed after they were sent, at or after `after`."""
-        data = self.data
-        changed = {}
-        for index in {*data.edits, *data.deletes, *data.late_updates}:
-            updated = self.message_updated_at(index)
-            if updated >= after and updated > data.messages.sent[index]:
-                changed[index] = updated
-        return changed
+        """index -> updatedAt of the messages changed after they were sent, at or after `after`.
+
+        Kept per data version, ordered by updatedAt, as a server's index would be: worked out again for every
+        request, this took 0.5 s at 1M messages, a cost the real API does not have."""
+        if self._changes_version != self.version:
+            data = self.data
+            changed = []
+            for index in {*data.edits, *data.deletes, *data.late_updates}:
+                updated = self.message_updated_at(index)
+                if updated > data.messages.sent[index]:
+                    changed.append((updated, index))
+            changed.sort()
+            self._changes, self._changes_version = changed, self.version
+        start = bisect_left(self._changes, (after, -1))
+        return {index: updated for updated, index in self._changes[start:]}
 
     def visible_message(self, index: int) -> bool:
         """Whether a stored row is served at all (profile edits_without_actions hides edit/delete rows)."""

@@ -254,3 +254,21 @@ def test_deleting_a_membership_and_a_conversation(make_emulator):
     emulator.add_messages(1, conversation_id=row["conversationId"])
     keys = {(r["uid"], r["conversationId"]) for r in api.all_pages("/conversations", {"perPage": 1000})}
     assert (row["uid"], row["conversationId"]) in keys, "a new message brings the conversation back"
+
+
+def test_the_updates_query_sees_each_change_made_after_an_earlier_one(fresh):
+    emu, api, before = fresh
+    newest = before["messages"][-1]["sentAt"]
+    query = {"updatedAt": newest, "onlyUpdates": "true", "limit": 100}
+
+    def changed_ids() -> set[str]:
+        return {m["id"] for m in api.ok("/messages", query)["data"]}
+
+    already = changed_ids()  # changed in the newest second by the generated data
+    untouched = [m["id"] for m in before["messages"] if m["type"] == "text" and m["updatedAt"] == m["sentAt"]]
+    emu.edit_message(untouched[0], "edited")
+    assert changed_ids() == already | {untouched[0]}
+    emu.react(untouched[1], "👍")
+    assert changed_ids() == already | {untouched[0], untouched[1]}
+    emu.delete_message(untouched[2])
+    assert changed_ids() == already | set(untouched[:3])
