@@ -3,7 +3,8 @@
 Each run reads such a list whole. If anything in it changed, the table is replaced with it (dlt's `replace`),
 so a row deleted in CometChat leaves the table; if nothing changed, nothing is loaded. The comparison needs one
 order-independent digest of the whole list in dlt state, never anything per row: the rows are spooled to a
-temporary file while they are read and digested, and only then loaded or dropped.
+temporary file while they are read and digested, and only then loaded or dropped. A first load, with nothing to
+compare against, loads them as they are read.
 
 A page-number list may shift while it is read (a conversation list ordered by `updatedAt` moves a row to the
 front with every message): rows then repeat across pages and others may be skipped. A repeat is the sign; such
@@ -110,32 +111,52 @@ def row_digest(row: TRow) -> int:
 def if_changed(pages: Iterable[list[TRow]], table: str, state: MutableMapping[str, Any]) -> Iterator[Any]:
     """The pages of a snapshot, only if it differs from the last loaded one (`state["digest"]`).
 
-    An empty snapshot that replaces rows yields dlt's empty-table marker, so that the table is emptied.
-    The new digest is stored with the load package, so it advances only with data that reached the destination.
+    With nothing loaded to compare with (a first load), the rows load as they are read. Otherwise they are spooled
+    while the list is read and digested, and loaded only if the digest differs. The new digest is stored with the
+    load package, so it advances only with data that reached the destination.
     """
-    total, count, spooled = 0, 0, 0
-    with tempfile.TemporaryFile() as spool:  # pickle keeps datetimes; spooled, memory stays flat
-        for page in pages:
-            if not page:
-                continue
-            for row in page:
-                total = (total + row_digest(row)) % 2**64
-            count += len(page)
-            pickle.dump(page, spool, protocol=pickle.HIGHEST_PROTOCOL)
-            spooled += 1
-        digest = f"{count}:{total:016x}"
-        if state.get("digest") == digest:
-            return
-        resource = dlt.current.resource()
-        declared = resource.write_disposition
-        resource.apply_hints(write_disposition="replace")
-        spool.seek(0)
-        for _ in range(spooled):
-            yield pickle.load(spool)
-    if not count:
+    digest = [0, 0]  # (sum of the rows' digests, rows)
+    if "digest" not in state:
+        yield from _replacing(_digested(pages, digest), table)
+    else:
+        with tempfile.TemporaryFile() as spool:  # pickle keeps datetimes; spooled, memory stays flat
+            spooled = 0
+            for page in _digested(pages, digest):
+                pickle.dump(page, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                spooled += 1
+            if state["digest"] == _as_text(digest):
+                return
+            spool.seek(0)
+            yield from _replacing((pickle.load(spool) for _ in range(spooled)), table)
+    state["digest"] = _as_text(digest)
+
+
+def _digested(pages: Iterable[list[TRow]], digest: list[int]) -> Iterator[list[TRow]]:
+    """The non-empty pages, adding each row to the order-independent `digest` as it passes."""
+    for page in pages:
+        if page:
+            digest[0] = (digest[0] + sum(map(row_digest, page))) % 2**64
+            digest[1] += len(page)
+            yield page
+
+
+def _as_text(digest: list[int]) -> str:
+    return f"{digest[1]}:{digest[0]:016x}"
+
+
+def _replacing(pages: Iterable[list[TRow]], table: str) -> Iterator[Any]:
+    """The pages, loaded in place of the stored table: an empty snapshot yields dlt's empty-table marker, so that
+    the table is emptied."""
+    resource = dlt.current.resource()
+    declared = resource.write_disposition
+    resource.apply_hints(write_disposition="replace")
+    empty = True
+    for page in pages:
+        empty = False
+        yield page
+    if empty:
         hints = dlt.mark.make_hints(table_name=table, write_disposition="replace")
         yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
     # Every row is written by now: back to the declared disposition, so that running the same source object
     # again does not reset this resource's state.
     resource.apply_hints(write_disposition=declared)
-    state["digest"] = digest
