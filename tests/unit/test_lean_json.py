@@ -8,19 +8,13 @@ from sources.cometchat.credentials import CometChatCredentials
 from sources.cometchat.errors import CometChatAuthError, CometChatUnreadableError
 from sources.cometchat.shaping import CONVERSATION_FIELDS, shape_conversation
 
-from .test_shaping import ACTION
+from .test_shaping import GROUP_CONVERSATION
 
 BASE = "https://app1.api-us.cometchat.io/v3"
 CONVERSATION = {
+    **GROUP_CONVERSATION,
     "uid": "cometchat-uid-4",
-    "conversationId": "group_project-group",
-    "conversationType": "group",
-    "unreadMessageCount": "7",
-    "createdAt": 1630071782,
-    "updatedAt": 1630481413,
-    "lastMessage": ACTION,
-    "conversationWith": {"guid": "project-group", "name": "Project Group1", "icon": "x", "membersCount": 3},
-    "tags": ["vip"],
+    "conversationWith": {**GROUP_CONVERSATION["conversationWith"], "icon": "x", "membersCount": 3},
     "unknownField": {"deep": [1, 2, 3]},
 }
 

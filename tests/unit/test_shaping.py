@@ -33,20 +33,20 @@ ACTION = {
 }
 
 
+GROUP_CONVERSATION = {
+    "conversationId": "group_project-group",
+    "conversationType": "group",
+    "unreadMessageCount": "7",
+    "createdAt": 1630071782,
+    "updatedAt": 1630481413,
+    "lastMessage": ACTION,
+    "conversationWith": {"guid": "project-group", "name": "Project Group1"},
+    "tags": ["vip"],
+}
+
+
 def test_conversation_unread_count_string_and_last_message_reference():
-    row = shape_conversation(
-        "cometchat-uid-4",
-        {
-            "conversationId": "group_project-group",
-            "conversationType": "group",
-            "unreadMessageCount": "7",
-            "createdAt": 1630071782,
-            "updatedAt": 1630481413,
-            "lastMessage": ACTION,
-            "conversationWith": {"guid": "project-group", "name": "Project Group1"},
-            "tags": ["vip"],
-        },
-    )
+    row = shape_conversation("cometchat-uid-4", GROUP_CONVERSATION)
     assert row["unread_message_count"] == 7
     assert row["last_message_id"] == 50
     assert row["with_guid"] == "project-group"
