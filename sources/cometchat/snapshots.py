@@ -115,33 +115,38 @@ def if_changed(pages: Iterable[list[TRow]], table: str, state: MutableMapping[st
     while the list is read and digested, and loaded only if the digest differs. The new digest is stored with the
     load package, so it advances only with data that reached the destination.
     """
-    digest = [0, 0]  # (sum of the rows' digests, rows)
+    digest = ListDigest()
     if "digest" not in state:
-        yield from _replacing(_digested(pages, digest), table)
+        yield from _replacing(digest.passing(pages), table)
     else:
         with tempfile.TemporaryFile() as spool:  # pickle keeps datetimes; spooled, memory stays flat
             spooled = 0
-            for page in _digested(pages, digest):
+            for page in digest.passing(pages):
                 pickle.dump(page, spool, protocol=pickle.HIGHEST_PROTOCOL)
                 spooled += 1
-            if state["digest"] == _as_text(digest):
+            if state["digest"] == str(digest):
                 return
             spool.seek(0)
             yield from _replacing((pickle.load(spool) for _ in range(spooled)), table)
-    state["digest"] = _as_text(digest)
+    state["digest"] = str(digest)
 
 
-def _digested(pages: Iterable[list[TRow]], digest: list[int]) -> Iterator[list[TRow]]:
-    """The non-empty pages, adding each row to the order-independent `digest` as it passes."""
-    for page in pages:
-        if page:
-            digest[0] = (digest[0] + sum(map(row_digest, page))) % 2**64
-            digest[1] += len(page)
-            yield page
+class ListDigest:
+    """One order-independent digest of a list: its number of rows and the sum of their digests (`count:sum`)."""
 
+    def __init__(self) -> None:
+        self.rows, self.total = 0, 0
 
-def _as_text(digest: list[int]) -> str:
-    return f"{digest[1]}:{digest[0]:016x}"
+    def passing(self, pages: Iterable[list[TRow]]) -> Iterator[list[TRow]]:
+        """The non-empty pages, each row added to the digest as it passes."""
+        for page in pages:
+            if page:
+                self.total = (self.total + sum(map(row_digest, page))) % 2**64
+                self.rows += len(page)
+                yield page
+
+    def __str__(self) -> str:
+        return f"{self.rows}:{self.total:016x}"
 
 
 def _replacing(pages: Iterable[list[TRow]], table: str) -> Iterator[Any]:
