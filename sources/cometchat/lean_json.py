@@ -6,7 +6,9 @@ the fields a TypedDict declares, and skips the rest without building it: about 4
 of it. A field the answer lacks stays absent, as it would be in the whole answer.
 
 An answer of any other shape (a field of an unexpected type, `data` as an object) is parsed whole, as every other
-answer is, so the shape sees exactly what it would have seen.
+answer is, so the shape sees exactly what it would have seen. Two differences are kept, both in the lean decode's
+favour: an integer past 64 bits stays exact (orjson makes it a float), and a field that is skipped is not checked,
+so invalid UTF-8 there does not make the page unreadable.
 """
 
 from collections.abc import Callable
@@ -30,7 +32,7 @@ def only_fields(row_type: type) -> Decode:
     def decode(content: bytes) -> Any:
         try:
             return decoder.decode(content)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # msgspec nests less deep than orjson allows
             return orjson.loads(content)  # not the expected shape: parsed whole, errors and all
 
     return decode

@@ -155,13 +155,15 @@ def _replacing(pages: Iterable[list[TRow]], table: str) -> Iterator[Any]:
     resource = dlt.current.resource()
     declared = resource.write_disposition
     resource.apply_hints(write_disposition="replace")
-    empty = True
-    for page in pages:
-        empty = False
-        yield page
-    if empty:
-        hints = dlt.mark.make_hints(table_name=table, write_disposition="replace")
-        yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
-    # Every row is written by now: back to the declared disposition, so that running the same source object
-    # again does not reset this resource's state.
-    resource.apply_hints(write_disposition=declared)
+    try:
+        empty = True
+        for page in pages:
+            empty = False
+            yield page
+        if empty:
+            hints = dlt.mark.make_hints(table_name=table, write_disposition="replace")
+            yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), hints)
+    finally:
+        # Back to the declared disposition once every row is written, or the read failed: running the same
+        # source object again must not reset this resource's state (dlt resets a `replace` resource's).
+        resource.apply_hints(write_disposition=declared)

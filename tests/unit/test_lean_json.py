@@ -53,6 +53,15 @@ def test_an_answer_of_another_shape_is_parsed_whole(answer):
     assert CONVERSATION_FIELDS(orjson.dumps(answer)) == answer
 
 
+def test_nesting_deeper_than_msgspec_allows_is_parsed_whole():
+    depth = 1_010  # orjson allows 1,024 levels, msgspec fewer
+    deep = b"[" * depth + b"]" * depth
+    answer = orjson.dumps({"data": [{**CONVERSATION, "lastMessage": {"id": "1", "deep": None}}]})
+    answer = answer.replace(b'"deep":null', b'"deep":' + deep)
+    row = CONVERSATION_FIELDS(answer)["data"][0]
+    assert row.keys() == CONVERSATION.keys() and row["lastMessage"].keys() == {"id", "deep"}  # whole
+
+
 def test_malformed_json_raises_as_a_whole_parse_does():
     with pytest.raises(orjson.JSONDecodeError):
         CONVERSATION_FIELDS(b'{"data": [{"conversationId": "a"')
@@ -64,9 +73,9 @@ def client(requests_mock) -> CometChatClient:
 
 
 def test_an_error_answer_keeps_its_code(client, requests_mock):
-    requests_mock.get(
-        f"{BASE}/conversations", status_code=401, json={"error": {"code": "AUTH_ERR_APIKEY_NOT_FOUND"}}
-    )
+    # With `data` beside it, only the rule that errors are parsed whole keeps `error`: the lean decode drops it.
+    body = {"data": [], "error": {"code": "AUTH_ERR_APIKEY_NOT_FOUND"}}
+    requests_mock.get(f"{BASE}/conversations", status_code=401, json=body)
     with pytest.raises(CometChatAuthError, match="AUTH_ERR_APIKEY_NOT_FOUND"):
         list(client.pages("conversations", decode=CONVERSATION_FIELDS))
 

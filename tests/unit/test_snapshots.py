@@ -2,6 +2,7 @@
 
 import dlt
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.cometchat.errors import CometChatError
 from sources.cometchat.snapshots import if_changed, snapshot_hints, stable_read, unique_pages
@@ -80,3 +81,36 @@ def test_a_first_load_streams_the_rows_and_a_later_one_loads_them_only_if_change
     pipeline.run(rows())
     assert events == ["read 0", "read 1", "read 3", "loaded", "loaded", "loaded"]
     assert stored() == ["0", "1", "3"]  # replaced: the row gone from the list left the table
+
+
+def test_a_first_load_that_fails_half_way_leaves_the_resource_as_declared(pipeline):
+    fail = [True]
+    loaded: list[str] = []
+
+    def pages():
+        yield [{"k": "0"}]
+        if fail[0]:
+            raise RuntimeError("the API went away")
+        yield [{"k": "1"}]
+
+    @dlt.source(name="lists")
+    def lists():
+        @dlt.resource(name="rows", primary_key="k", **snapshot_hints("rows"))
+        def rows():
+            for page in if_changed(pages(), "rows", dlt.current.resource_state()):
+                loaded.extend(row["k"] for row in page)
+                yield page
+
+        return rows
+
+    source = lists()
+    declared = source.rows.write_disposition
+    with pytest.raises(PipelineStepFailed):
+        pipeline.run(source)
+    assert source.rows.write_disposition == declared
+    fail[0] = False
+    pipeline.run(source)
+    loaded.clear()
+    # The same source object again, nothing changed: dlt kept the digest (it resets a `replace` resource's state).
+    pipeline.run(source)
+    assert loaded == []
