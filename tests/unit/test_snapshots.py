@@ -1,4 +1,4 @@
-"""Reading lists that may shift while they are read: repeats are dropped, a shift triggers another pass."""
+"""Snapshot lists: repeats are dropped, a shift triggers another pass, and a list loads only when it changed."""
 
 import dlt
 import pytest
