@@ -5,6 +5,7 @@ import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from pipelines.background_load import BackgroundLoad
 from pipelines.held_duckdb import duckdb_held_open, loads_into_duckdb
 from pipelines.lake import install_delta_extension
 from pipelines.pandas_hidden import pandas_hidden
-from sources.cometchat import CometChatClient, cometchat_source, more_messages
+from sources.cometchat import CometChatClient, cometchat_source, more_messages, restore_message_merges
 from sources.cometchat.errors import CometChatError
 from sources.cometchat.memory import share_malloc_arenas
 from sources.cometchat.settings import MESSAGES_PER_LOAD
@@ -143,18 +144,24 @@ def _load_slices(
     refresh = "drop_resources" if full_refresh else None
     others = [name for name in source.selected_resources if name != "messages"]
     rows: dict[str, int] = {}
+    # A first load's last slice of messages is appended like the others where the other tables' package follows
+    # it: that package carries the schema with the merge taken back on.
+    slices = partial(
+        _source, client, messages_per_load, ["messages"], messages_from, append_last_slice=bool(others)
+    )
     with BackgroundLoad(pipeline) as loads:
         if "messages" in source.selected_resources:
-            pipeline.extract(source.with_resources("messages"), refresh=refresh, schema=schema)
+            pipeline.extract(slices(), refresh=refresh, schema=schema)
             schema = None  # the pipeline has it now
             while more_messages(pipeline):
                 # This slice's package loads on a thread while the next slice is read.
                 _add_rows(rows, loads.normalize_and_start())
                 logger.info("Loading the next slice of messages")
-                pipeline.extract(_source(client, messages_per_load, ["messages"], messages_from))
+                pipeline.extract(slices())
             if others:
                 # The other tables are read while the last slice of messages loads.
                 _add_rows(rows, loads.normalize_and_start())
+                restore_message_merges(pipeline.schemas[source.name])
         if others:
             pipeline.extract(source.with_resources(*others), refresh=refresh, schema=schema)
         _add_rows(rows, pipeline.normalize())  # while the previous package may still load
@@ -169,11 +176,16 @@ def _source(
     messages_per_load: int | None,
     resources: list[str] | None,
     messages_from: int | None = None,
+    append_last_slice: bool = False,
 ) -> DltSource:
     # Passed only when given: an explicit None would hide `messages_from` set in dlt config.
     takeover = {"messages_from": messages_from} if messages_from is not None else {}
     source = cometchat_source(
-        credentials=client.credentials, client=client, messages_per_load=messages_per_load, **takeover
+        credentials=client.credentials,
+        client=client,
+        messages_per_load=messages_per_load,
+        append_last_slice=append_last_slice,
+        **takeover,
     )
     return source.with_resources(*resources) if resources else source
 

@@ -17,7 +17,13 @@ import pyarrow as pa
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
-from .arrow_pages import MessagePages, refuse_nested_child_tables, use_child_table_merges, with_child_tables
+from .arrow_pages import (
+    MessagePages,
+    refuse_nested_child_tables,
+    restore_message_merges,
+    use_child_table_merges,
+    with_child_tables,
+)
 from .client import CometChatClient, group_path
 from .columns import (
     CONVERSATION_COLUMNS,
@@ -71,6 +77,7 @@ __all__ = [
     "CometChatCredentials",
     "cometchat_source",
     "more_messages",
+    "restore_message_merges",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,6 +96,7 @@ def cometchat_source(
     messages_until: int | None = None,
     backfill_windows: int = DEFAULT_BACKFILL_WINDOWS,
     client: CometChatClient | None = None,
+    append_last_slice: bool = False,
 ) -> Sequence[DltResource]:
     """Every user, group, membership, per-viewer conversation and message of one CometChat app.
 
@@ -117,6 +125,10 @@ def cometchat_source(
             concurrently on `max_workers` connections within the one request budget, each with its own
             cursor in state. 1 reads with the one sequential cursor.
         client: a ready client for these credentials, for callers that want its request statistics.
+        append_last_slice: with `messages_per_load`, the slices of a first load (every message new to the
+            destination) are appended, not merged, but for the last one, which leaves the merge in the
+            pipeline's schema for the runs after it. True appends that one too: for a caller that restores the
+            merge itself once the slice is extracted (`restore_message_merges`), as `run_load` does.
     """
     if isinstance(backfill_windows, bool) or not isinstance(backfill_windows, int) or backfill_windows < 1:
         raise CometChatConfigError(f"backfill_windows must be a whole number >= 1, not {backfill_windows!r}")
@@ -142,6 +154,7 @@ def cometchat_source(
             messages_from=messages_from,
             messages_until=messages_until,
             backfill_windows=backfill_windows,
+            append_last_slice=append_last_slice,
         ),
     )
 
@@ -356,6 +369,7 @@ def messages(
     messages_from: int | None = None,
     messages_until: int | None = None,
     backfill_windows: int = 1,
+    append_last_slice: bool = False,
 ) -> DltResource:
     """Every message, reply and action message, read forward from the last run's (sentAt, id) cursor.
 
@@ -440,6 +454,9 @@ def messages(
                 state["run"] = run_start(list(after or (first - 1, LAST_ID)), known[0]) | {
                     "fresh": _no_messages_stored()
                 }
+            # Whether the destination held no message when this run began (read before the last slice ends the
+            # run in state).
+            fresh = bool(state.get("run", {}).get("fresh"))
             forward = ForwardRead(client, state, {"withTags": "true"}, first, backfill_windows, known)
             for page, window in forward.pages():
                 if messages_per_load and loaded >= messages_per_load and not state["more"]:
@@ -485,8 +502,9 @@ def messages(
                     yield from tables.add(copies, changed=True)
             yield from tables.add(held.values(), changed=True)
             if isinstance(tables, OneCopyPerMessage):
-                # Not the last slice, whose package leaves the tables merged in the pipeline's schema.
-                tables.may_append = bool(state.get("run", {}).get("fresh")) and state["more"]
+                # Not the last slice, whose package leaves the tables merged in the pipeline's schema, unless the
+                # caller restores the merge after it.
+                tables.may_append = fresh and (state["more"] or append_last_slice)
             yield from tables.flush()
             if late_changes == "updates":
                 _store_boundary(state, boundary, add=continuing)

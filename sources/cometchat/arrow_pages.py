@@ -31,6 +31,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCase
+from dlt.common.schema import Schema
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.common.typing import TDataItem
 from dlt.extract.resource import DltResource
@@ -194,6 +195,20 @@ def append_new_messages() -> None:
         resource.apply_hints(
             table_name=child_table(kind), write_disposition="append", create_table_variant=True
         )
+
+
+def restore_message_merges(schema: Schema) -> bool:
+    """Sets `messages` and its child tables back to merge in `schema` where a package appended them (see
+    `cometchat_source(append_last_slice=True)`), as the empty tables of a later package would; says whether any
+    was. For the caller, between the run's last slice of messages and a package that carries the schema on."""
+    appended = [
+        name
+        for name in MESSAGE_TABLES
+        if (schema.tables.get(name) or {}).get("write_disposition") == "append"
+    ]
+    for name in appended:
+        schema.update_table({"name": name, "columns": {}, "write_disposition": "merge"})
+    return bool(appended)
 
 
 def refuse_nested_child_tables() -> None:

@@ -1,5 +1,7 @@
 """A full load and incremental re-loads of the emulator equal its ground truth exactly."""
 
+import json
+
 import dlt
 import pytest
 
@@ -140,21 +142,28 @@ def merged_message_tables(pipeline: dlt.Pipeline) -> list[set[str]]:
     return merged
 
 
-def test_a_first_load_in_slices_appends_all_but_its_last_slice(make_emulator, make_pipeline, monkeypatch):
-    """Every message a first run lists is new to the destination: a slice of them alone is appended (no staging,
-    no delete); the last one is merged, so that the schema keeps the merge. The next run merges."""
+def stored_write_disposition(pipeline: dlt.Pipeline, table_name: str) -> str:
+    """The table's write disposition in the newest schema stored in the destination."""
+    with pipeline.destination_client() as client:
+        stored = client.get_stored_schema(pipeline.default_schema_name)
+    return json.loads(stored.schema)["tables"][table_name]["write_disposition"]
+
+
+def test_a_first_load_in_slices_appends_every_slice(make_emulator, make_pipeline, monkeypatch):
+    """Every message a first run lists is new to the destination: each slice is appended (no staging, no delete),
+    the last one too, since the other tables' package after it takes the merge back on in the schema. The next
+    run merges."""
     emulator = make_emulator(messages=250, profiles=("capped_pages",))
     pipeline = make_pipeline()
     monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
 
     load_from(emulator, pipeline, messages_per_load=25)
 
-    *slices, last = merged_message_tables(pipeline)
-    assert len(slices) >= 3 and slices == [set()] * len(slices)
-    # Merged, every table: those with no row in the last slice too (an empty table takes the merge back).
-    assert last == {"messages", *(f"messages__{kind}" for kind in CHILD_KINDS)}
-    assert pipeline.default_schema.tables["messages"]["write_disposition"] == "merge"
-    assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
+    slices = merged_message_tables(pipeline)
+    assert len(slices) >= 4 and slices == [set()] * len(slices)
+    for name in ("messages", "messages__entities", "messages__tags"):
+        assert pipeline.default_schema.tables[name]["write_disposition"] == "merge"
+        assert stored_write_disposition(pipeline, name) == "merge"
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
     emulator.add_messages(100)
@@ -164,8 +173,24 @@ def test_a_first_load_in_slices_appends_all_but_its_last_slice(make_emulator, ma
     load_from(emulator, pipeline, messages_per_load=25)
 
     assert len(pipeline.list_completed_load_packages()) - before >= 3
-    assert all(merged_message_tables(pipeline)[len(slices) + 1 :])  # the destination held messages: merged
+    assert all(merged_message_tables(pipeline)[len(slices) :])  # the destination held messages: merged
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def test_a_first_load_of_the_messages_alone_merges_its_last_slice(make_emulator, make_pipeline, monkeypatch):
+    """With no other tables' package after it, the last slice is merged, so that the schema keeps the merge:
+    every table, those with no row in that slice too (an empty table takes the merge back)."""
+    emulator = make_emulator(messages=250, profiles=("capped_pages",))
+    pipeline = make_pipeline()
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
+
+    load_from(emulator, pipeline, messages_per_load=25, resources=["messages"])
+
+    *slices, last = merged_message_tables(pipeline)
+    assert len(slices) >= 3 and slices == [set()] * len(slices)
+    assert last == {"messages", *(f"messages__{kind}" for kind in CHILD_KINDS)}
+    assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
+    assert stored_write_disposition(pipeline, "messages__entities") == "merge"
 
 
 def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator, make_pipeline):

@@ -4,10 +4,12 @@ dlt limitation it works around is still there."""
 import dlt
 import pyarrow as pa
 import pytest
+from dlt.common.schema import Schema
+from dlt.common.schema.utils import new_table
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.cometchat import cometchat_source
-from sources.cometchat.arrow_pages import CHILD_KINDS, MessagePages
+from sources.cometchat.arrow_pages import CHILD_KINDS, MessagePages, restore_message_merges
 from sources.cometchat.client import CometChatClient
 from tests.unit.conftest import BASE
 
@@ -251,3 +253,25 @@ def test_a_schema_with_nested_child_tables_from_an_earlier_version_is_refused_cl
     run(pipeline, client, requests_mock, [message(10, 100, "hi", tags=["b"])], refresh="drop_resources")
     assert "parent" not in pipeline.default_schema.tables["messages__tags"]
     assert stored(pipeline, "tags", "value") == [(10, "b")]
+
+
+def test_restore_message_merges_sets_the_appended_message_tables_back_to_merge():
+    schema = Schema("cometchat")
+    for name, disposition in (("messages", "append"), ("messages__tags", "append"), ("users", "append")):
+        schema.update_table(new_table(name, write_disposition=disposition, resource="messages"))
+    schema.update_table(new_table("messages__entities", write_disposition="merge", resource="messages"))
+
+    assert restore_message_merges(schema)
+
+    dispositions = {
+        name: schema.tables[name]["write_disposition"]
+        for name in ("messages", "messages__tags", "messages__entities", "users")
+    }
+    assert dispositions == {
+        "messages": "merge",
+        "messages__tags": "merge",
+        "messages__entities": "merge",
+        "users": "append",  # not a table of the messages
+    }
+    assert schema.tables["messages__tags"]["resource"] == "messages"
+    assert not restore_message_merges(schema)  # nothing left to restore
