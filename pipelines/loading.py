@@ -149,6 +149,7 @@ def _load_slices(
     slices = partial(
         _source, client, messages_per_load, ["messages"], messages_from, append_last_slice=bool(others)
     )
+    restored = False
     with BackgroundLoad(pipeline) as loads:
         if "messages" in source.selected_resources:
             pipeline.extract(slices(), refresh=refresh, schema=schema)
@@ -161,13 +162,17 @@ def _load_slices(
             if others:
                 # The other tables are read while the last slice of messages loads.
                 _add_rows(rows, loads.normalize_and_start())
-                restore_message_merges(pipeline.schemas[source.name])
+                restored = restore_message_merges(pipeline.schemas[source.name])
         if others:
             pipeline.extract(source.with_resources(*others), refresh=refresh, schema=schema)
         _add_rows(rows, pipeline.normalize())  # while the previous package may still load
     # The last package loads as `pipeline.run` loads a pending one, so that dlt's trace of the run holds its load.
     with duckdb_held_open(pipeline):
         load_info = pipeline.run()
+        if restored:
+            # That package stores the restored schema in the destination, unless dlt dropped it for holding no
+            # row (the other tables unchanged since an earlier run): then it is stored here.
+            pipeline.sync_schema(source.name)
     return load_info, rows
 
 

@@ -128,7 +128,7 @@ def cometchat_source(
         append_last_slice: with `messages_per_load`, the slices of a first load (every message new to the
             destination) are appended, not merged, but for the last one, which leaves the merge in the
             pipeline's schema for the runs after it. True appends that one too: for a caller that restores the
-            merge itself once the slice is extracted (`restore_message_merges`), as `run_load` does.
+            merge itself once the slice's package is normalized (`restore_message_merges`), as `run_load` does.
     """
     if isinstance(backfill_windows, bool) or not isinstance(backfill_windows, int) or backfill_windows < 1:
         raise CometChatConfigError(f"backfill_windows must be a whole number >= 1, not {backfill_windows!r}")

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCase
 from dlt.common.schema import Schema
-from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.schema.typing import MERGE_DISPOSITION_HINTS, TTableSchemaColumns
 from dlt.common.typing import TDataItem
 from dlt.extract.resource import DltResource
 
@@ -108,6 +108,17 @@ def child_table(kind: str) -> str:
 
 
 MESSAGE_TABLES = (MESSAGES, *map(child_table, CHILD_KINDS))
+# The table hints of each message table's declared merge, as dlt writes them into the schema.
+_MERGE_HINTS: dict[str, dict[str, Any]] = {
+    MESSAGES: {"write_disposition": "merge"},
+    **{
+        name: {
+            "write_disposition": "merge",
+            **{hint: CHILD_MERGE[key] for key, hint in MERGE_DISPOSITION_HINTS.items() if key in CHILD_MERGE},
+        }
+        for name in MESSAGE_TABLES[1:]
+    },
+}
 
 
 def table_item(name: str, table: pa.Table) -> Any:
@@ -198,17 +209,15 @@ def append_new_messages() -> None:
 
 
 def restore_message_merges(schema: Schema) -> bool:
-    """Sets `messages` and its child tables back to merge in `schema` where a package appended them (see
-    `cometchat_source(append_last_slice=True)`), as the empty tables of a later package would; says whether any
-    was. For the caller, between the run's last slice of messages and a package that carries the schema on."""
-    appended = [
-        name
-        for name in MESSAGE_TABLES
-        if (schema.tables.get(name) or {}).get("write_disposition") == "append"
-    ]
-    for name in appended:
-        schema.update_table({"name": name, "columns": {}, "write_disposition": "merge"})
-    return bool(appended)
+    """Sets `messages` and its child tables back to the merge they declare in `schema` where a package appended
+    them (see `cometchat_source(append_last_slice=True)`), hints of the merge included; says whether any was.
+    For the caller, once the run's last slice of messages is normalized: a later package carries the schema on."""
+    restored = False
+    for name in MESSAGE_TABLES:
+        if (schema.tables.get(name) or {}).get("write_disposition") == "append":
+            schema.update_table({"name": name, "columns": {}, **_MERGE_HINTS[name]})  # type: ignore[typeddict-item]
+            restored = True
+    return restored
 
 
 def refuse_nested_child_tables() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 import sources.cometchat as source
 from sources.cometchat import cometchat_source
+from sources.cometchat.arrow_pages import MESSAGE_TABLES
 
 from .conftest import load_from
 from .expected import changed_since, expected_messages
@@ -191,6 +192,50 @@ def test_a_first_load_of_the_messages_alone_merges_its_last_slice(make_emulator,
     assert last == {"messages", *(f"messages__{kind}" for kind in CHILD_KINDS)}
     assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
     assert stored_write_disposition(pipeline, "messages__entities") == "merge"
+
+
+def message_table_hints(pipeline: dlt.Pipeline) -> dict[str, dict]:
+    """The message tables' hints in the pipeline's schema, their columns left out."""
+    tables = pipeline.default_schema.tables
+    return {name: {k: v for k, v in tables[name].items() if k != "columns"} for name in MESSAGE_TABLES}
+
+
+def test_the_restored_merge_is_the_one_a_merged_last_slice_declares(
+    make_emulator, make_pipeline, monkeypatch
+):
+    emulator = make_emulator(messages=250, profiles=("capped_pages",))
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
+    appended, merged = make_pipeline("appended"), make_pipeline("merged")
+
+    load_from(emulator, appended, messages_per_load=25)
+    load_from(emulator, merged, messages_per_load=25, resources=["messages"])
+
+    assert merged_message_tables(appended)[-1] == set() and merged_message_tables(merged)[-1]
+    assert message_table_hints(appended) == message_table_hints(merged)
+
+
+def test_a_first_load_after_the_other_tables_stores_the_merge_too(make_emulator, make_pipeline, monkeypatch):
+    """The other tables unchanged since an earlier run: their package holds no row and dlt drops it, so the
+    restored schema is stored in the destination on its own."""
+    emulator = make_emulator(messages=250, profiles=("capped_pages",))
+    monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
+    pipeline = make_pipeline()
+    others = ["users", "groups", "group_members", "user_conversations", "group_conversations"]
+    load_from(emulator, pipeline, resources=others)
+    packages = len(pipeline.list_completed_load_packages())
+
+    load_from(emulator, pipeline, messages_per_load=25)
+
+    loaded = sorted(pipeline.list_completed_load_packages())[packages:]
+    assert not any(tables_of(pipeline, load_id) & {*others} for load_id in loaded)  # none of the other tables
+    assert merged_message_tables(pipeline)[-1] == set()  # the last slice appended
+    assert stored_write_disposition(pipeline, "messages__entities") == "merge"
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+
+
+def tables_of(pipeline: dlt.Pipeline, load_id: str) -> set[str]:
+    jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+    return {job.job_file_info.table_name for job in jobs}
 
 
 def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator, make_pipeline):

@@ -231,9 +231,12 @@ def test_a_later_slice_keeps_the_copy_an_earlier_slice_listed(
     assert not state.get("run") and not state.get("range_runs")  # kept only while a read goes on in slices
 
 
-def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_pipeline):
+@pytest.mark.parametrize("resources", [["messages"], ["messages", "users"]])
+def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_pipeline, resources):
     """An edit sent after the plan, of a message a window has listed: its action, in the newest second at the
-    plan, is listed after the newest message, so the copy it carries is loaded over the stored one."""
+    plan, is listed after the newest message, so the copy it carries is loaded over the stored one. The run is a
+    first load, but its last slice holds that copy, so it merges even where it may append (another table's
+    package follows it)."""
     emulator = make_emulator(profiles=("capped_pages",), **SMALL)
     pipeline = make_pipeline()
     client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000)
@@ -251,7 +254,7 @@ def test_an_edit_sent_during_a_backfill_in_slices_is_loaded(make_emulator, make_
     edited = str(listed["id"].iloc[0])
     emulator.edit_message(edited, "edited while the backfill runs")
 
-    load_from(emulator, pipeline, resources=["messages"], messages_per_load=50)
+    load_from(emulator, pipeline, resources=resources, messages_per_load=50)
 
     assert_messages_match(pipeline, emulator.ground_truth())
     messages = table(pipeline, "messages").set_index("id")

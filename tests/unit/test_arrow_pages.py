@@ -9,7 +9,7 @@ from dlt.common.schema.utils import new_table
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from sources.cometchat import cometchat_source
-from sources.cometchat.arrow_pages import CHILD_KINDS, MessagePages, restore_message_merges
+from sources.cometchat.arrow_pages import CHILD_KINDS, CHILD_MERGE, MessagePages, restore_message_merges
 from sources.cometchat.client import CometChatClient
 from tests.unit.conftest import BASE
 
@@ -257,21 +257,24 @@ def test_a_schema_with_nested_child_tables_from_an_earlier_version_is_refused_cl
 
 def test_restore_message_merges_sets_the_appended_message_tables_back_to_merge():
     schema = Schema("cometchat")
+    kept = {"resource": "messages", "file_format": "parquet", "table_format": "delta"}
     for name, disposition in (("messages", "append"), ("messages__tags", "append"), ("users", "append")):
-        schema.update_table(new_table(name, write_disposition=disposition, resource="messages"))
+        schema.update_table(new_table(name, write_disposition=disposition, **kept))
+    schema.tables["messages__tags"]["x-stage-data-deduplicated"] = True  # type: ignore[typeddict-unknown-key]
     schema.update_table(new_table("messages__entities", write_disposition="merge", resource="messages"))
 
     assert restore_message_merges(schema)
 
+    tables = schema.tables
     dispositions = {
-        name: schema.tables[name]["write_disposition"]
-        for name in ("messages", "messages__tags", "messages__entities", "users")
+        name: tables[name]["write_disposition"] for name in ("messages", "messages__tags", "users")
     }
-    assert dispositions == {
-        "messages": "merge",
-        "messages__tags": "merge",
-        "messages__entities": "merge",
-        "users": "append",  # not a table of the messages
-    }
-    assert schema.tables["messages__tags"]["resource"] == "messages"
+    assert dispositions == {"messages": "merge", "messages__tags": "merge", "users": "append"}
+    # The child table's merge as declared (delete-insert of the stored rows of its messages), nothing else lost.
+    assert tables["messages__tags"]["x-merge-strategy"] == CHILD_MERGE["strategy"]  # type: ignore[typeddict-item]
+    assert tables["messages__tags"]["x-merge-destination-scope"] == CHILD_MERGE["destination_scope"]  # type: ignore[typeddict-item]
+    assert tables["messages__tags"]["x-stage-data-deduplicated"] is True  # type: ignore[typeddict-item]
+    assert {key: tables["messages__tags"][key] for key in kept} == kept  # type: ignore[literal-required]
+    assert "x-merge-strategy" not in tables["messages"]  # the root merges on its primary key, as declared
+    assert "x-merge-strategy" not in tables["messages__entities"]  # merged already: left as it is
     assert not restore_message_merges(schema)  # nothing left to restore
