@@ -134,13 +134,19 @@ def merged_message_tables(pipeline: dlt.Pipeline) -> list[set[str]]:
     """For each completed package that loaded message tables, those it merged (through a staging table)."""
     merged = []
     for load_id in sorted(pipeline.list_completed_load_packages()):
-        jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
-        names = {job.job_file_info.table_name for job in jobs}
-        if "messages" in names:
-            merged.append(
-                {job.job_file_info.table_name for job in jobs if job.job_file_info.file_format == "sql"}
-            )
+        if "messages" in tables_of(pipeline, load_id):
+            merged.append(tables_of(pipeline, load_id, file_format="sql"))
     return merged
+
+
+def tables_of(pipeline: dlt.Pipeline, load_id: str, file_format: str | None = None) -> set[str]:
+    """The tables a completed package loaded (with `file_format`: those of its jobs of that format)."""
+    jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+    return {
+        job.job_file_info.table_name
+        for job in jobs
+        if file_format is None or job.job_file_info.file_format == file_format
+    }
 
 
 def stored_write_disposition(pipeline: dlt.Pipeline, table_name: str) -> str:
@@ -203,6 +209,7 @@ def message_table_hints(pipeline: dlt.Pipeline) -> dict[str, dict]:
 def test_the_restored_merge_is_the_one_a_merged_last_slice_declares(
     make_emulator, make_pipeline, monkeypatch
 ):
+    """The hints `restore_message_merges` sets are those a merged last slice leaves, to the letter."""
     emulator = make_emulator(messages=250, profiles=("capped_pages",))
     monkeypatch.setenv("SOURCES__COMETCHAT__BACKFILL_WINDOWS", "1")
     appended, merged = make_pipeline("appended"), make_pipeline("merged")
@@ -231,11 +238,6 @@ def test_a_first_load_after_the_other_tables_stores_the_merge_too(make_emulator,
     assert merged_message_tables(pipeline)[-1] == set()  # the last slice appended
     assert stored_write_disposition(pipeline, "messages__entities") == "merge"
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
-
-
-def tables_of(pipeline: dlt.Pipeline, load_id: str) -> set[str]:
-    jobs = pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
-    return {job.job_file_info.table_name for job in jobs}
 
 
 def test_a_slice_that_ends_with_the_last_message_asks_for_no_other(make_emulator, make_pipeline):

@@ -1,6 +1,8 @@
 """The columnar message path: changed copies replace child rows exactly, new fields become columns, and the
 dlt limitation it works around is still there."""
 
+from typing import Any
+
 import dlt
 import pyarrow as pa
 import pytest
@@ -271,10 +273,11 @@ def test_restore_message_merges_sets_the_appended_message_tables_back_to_merge()
     }
     assert dispositions == {"messages": "merge", "messages__tags": "merge", "users": "append"}
     # The child table's merge as declared (delete-insert of the stored rows of its messages), nothing else lost.
-    assert tables["messages__tags"]["x-merge-strategy"] == CHILD_MERGE["strategy"]  # type: ignore[typeddict-item]
-    assert tables["messages__tags"]["x-merge-destination-scope"] == CHILD_MERGE["destination_scope"]  # type: ignore[typeddict-item]
-    assert tables["messages__tags"]["x-stage-data-deduplicated"] is True  # type: ignore[typeddict-item]
-    assert {key: tables["messages__tags"][key] for key in kept} == kept  # type: ignore[literal-required]
+    tags: dict[str, Any] = dict(tables["messages__tags"])
+    assert tags["x-merge-strategy"] == CHILD_MERGE["strategy"]
+    assert tags["x-merge-destination-scope"] == CHILD_MERGE["destination_scope"]
+    assert tags["x-stage-data-deduplicated"] is True
+    assert {key: tags[key] for key in kept} == kept
     assert "x-merge-strategy" not in tables["messages"]  # the root merges on its primary key, as declared
     assert "x-merge-strategy" not in tables["messages__entities"]  # merged already: left as it is
     assert not restore_message_merges(schema)  # nothing left to restore
