@@ -261,11 +261,14 @@ class CometChatClient:
 
     def _sending(self, send: Callable[..., Response]) -> Callable[..., Response]:
         """`send` with bounded retries; a request that never got an answer ends as CometChatUnreachableError."""
-        retrying_send = self._retrying().wraps(send)
+        retrying = self._retrying()
 
         def send_or_explain(request: PreparedRequest, **kwargs: Any) -> Response:
             try:
-                return retrying_send(request, **kwargs)
+                # A copy per request: the session is shared by threads, and tenacity 9.1+ shares one statistics
+                # dict among all calls of a `wraps`-wrapped function (a retry on one thread met a KeyError when
+                # another request cleared it).
+                return retrying.copy()(send, request, **kwargs)
             except RETRY_EXCEPTIONS as error:
                 attempts = self.max_attempts if can_heal(error) else 1
                 raise unreachable(request, error, attempts) from error

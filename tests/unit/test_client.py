@@ -1,9 +1,11 @@
 """Narrow unit tests of the HTTP client against requests_mock: retries, errors, paging, secrets."""
 
 import logging
+import threading
 
 import pytest
 import requests
+import tenacity
 from dlt.common import jsonpath
 
 from sources.cometchat.client import CometChatClient, _after_cursor, group_path, user_path
@@ -222,3 +224,40 @@ def test_paging_parses_the_data_selector_once_not_per_page(client, requests_mock
     assert [m["id"] for page in client.messages() for m in page] == ["1", "2", "3", "4", "5"]
     assert len(requests_mock.request_history) == 6
     assert parsed == []
+
+
+def test_a_request_keeps_its_retry_state_while_another_thread_starts_one(client, requests_mock, monkeypatch):
+    """The session is shared by the page readers' threads. tenacity 9.1+ shares one statistics dict among the
+    calls of a `wraps`-wrapped function, and each call clears it as it starts: a request retrying on one thread
+    then failed with a KeyError. Here a second request starts (and is held just after that point) while the
+    first one's attempt is answered with a 503."""
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    second_started, release_second = threading.Event(), threading.Event()
+    begin = tenacity.Retrying.begin
+
+    def held_begin(retrying: tenacity.Retrying) -> None:
+        if threading.current_thread().name == "second":
+            second_started.set()
+            release_second.wait(5)
+        begin(retrying)
+
+    monkeypatch.setattr(tenacity.Retrying, "begin", held_begin)
+    second = threading.Thread(target=lambda: client.get(group_path("g2")), name="second")
+
+    def unavailable_once_the_second_began(request, context):
+        second.start()
+        assert second_started.wait(5)
+        context.status_code = 503
+        return error("ERR_MISSION_FAILED")
+
+    requests_mock.get(
+        f"{BASE}/groups/g1",
+        [{"json": unavailable_once_the_second_began}, {"status_code": 200, "json": {"data": {"guid": "g1"}}}],
+    )
+    requests_mock.get(f"{BASE}/groups/g2", json={"data": {"guid": "g2"}})
+    try:
+        assert client.get(group_path("g1")) == {"guid": "g1"}
+    finally:
+        release_second.set()
+        second.join(5)
+    assert client.stats.retries == 1
