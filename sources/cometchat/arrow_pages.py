@@ -212,12 +212,16 @@ def restore_message_merges(schema: Schema) -> bool:
     """Sets `messages` and its child tables back to the merge they declare in `schema` where a package appended
     them (see `cometchat_source(append_last_slice=True)`), hints of the merge included; says whether any was.
     For the caller, once the run's last slice of messages is normalized: a later package carries the schema on."""
-    restored = False
-    for name in MESSAGE_TABLES:
-        if (schema.tables.get(name) or {}).get("write_disposition") == "append":
-            schema.update_table({"name": name, "columns": {}, **_MERGE_HINTS[name]})  # type: ignore[typeddict-item]
-            restored = True
-    return restored
+    appended = appended_message_tables(schema)
+    for name in appended:
+        schema.update_table({"name": name, "columns": {}, **_MERGE_HINTS[name]})  # type: ignore[typeddict-item]
+    return bool(appended)
+
+
+def appended_message_tables(schema: Schema) -> list[str]:
+    """The message tables that `schema` says a package appended (see `append_new_messages`)."""
+    tables = schema.tables
+    return [name for name in MESSAGE_TABLES if (tables.get(name) or {}).get("write_disposition") == "append"]
 
 
 def refuse_nested_child_tables() -> None:

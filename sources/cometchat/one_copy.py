@@ -34,6 +34,7 @@ from .arrow_pages import (
     ROOT_COLUMNS,
     MessagePages,
     append_new_messages,
+    appended_message_tables,
     child_table,
     empty_table,
     table_item,
@@ -142,7 +143,10 @@ class OneCopyPerMessage:
         if not self.appended:
             # Where a package appended before this one (in this run), a table that got no row since is still
             # appended in the schema: an empty table takes the merge back.
-            yield from (table_item(name, _empty(name)) for name in _still_appended())
+            yield from (
+                table_item(name, _empty(name))
+                for name in appended_message_tables(dlt.current.source_schema())
+            )
 
     def _winners(self) -> tuple[pa.Table, bool]:
         """(id, version_id) of the held copies to load (those newer than any copy the package listed), and
@@ -185,11 +189,6 @@ def _newest_listed(ids: pa.Array, listed_ids: pa.Array, listed_versions: pa.Arra
     positions = pa.array(range(len(ids)), pa.int32())
     where = pc.index_in(positions, value_set=newest.column("at").combine_chunks())
     return newest.column("version_max").combine_chunks().take(where)
-
-
-def _still_appended() -> list[str]:
-    tables = dlt.current.source_schema().tables
-    return [name for name in MESSAGE_TABLES if (tables.get(name) or {}).get("write_disposition") == "append"]
 
 
 def _name_and_table(item: Any) -> tuple[str, pa.Table]:
