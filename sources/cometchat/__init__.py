@@ -44,6 +44,7 @@ from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
 from .memory import release_freed_memory, serve_large_allocations_apart, share_malloc_arenas
+from .message_structs import plain
 from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .redaction import redact
@@ -608,10 +609,10 @@ def _updates_since(
                 boundary.clear()
             (at_since if updated == since else later).append(message)
             if updated == newest:
-                boundary[str(message["id"])] = row_digest(message)
+                boundary[str(message["id"])] = row_digest(plain(message))
         if later:
             yield later
-    if at_since and _digest_sum(row_digest(m) for m in at_since) != known:
+    if at_since and _digest_sum(row_digest(plain(m)) for m in at_since) != known:
         yield at_since
     state["updates_since"] = newest
 
@@ -624,7 +625,7 @@ def _note_boundary(page: list[TDataItem], second: int, boundary: dict[str, int])
             continue  # most messages: never changed after they were sent
         updated = int(updated)
         if updated == second and updated > int(message["sentAt"]):
-            boundary[str(message["id"])] = row_digest(message)
+            boundary[str(message["id"])] = row_digest(plain(message))
 
 
 def _store_boundary(state: dict[str, Any], boundary: dict[str, int], add: bool) -> None:

@@ -24,6 +24,8 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import dlt
@@ -44,6 +46,16 @@ from .destination_hints import (
     lake_table_format,
 )
 from .errors import CometChatConfigError
+from .message_structs import (
+    EXTRA_DATA_FIELDS,
+    EXTRA_FIELDS,
+    Entities,
+    Entity,
+    EntityRef,
+    Message,
+    MessageData,
+    as_message,
+)
 from .versions import listed_versions
 
 MESSAGES = "messages"
@@ -56,15 +68,6 @@ BATCH_SIZE = 5_000
 # arrow: 20,000 messages take about 5 MB, as do 20,000 entity rows.
 TABLE_ROWS = 20_000
 
-# Fields of a message and of its `data` that the named columns and child tables already hold; any
-# other field becomes a column of its own (a field the API adds later lands as a new column).
-_KNOWN_FIELDS = {
-    "id", "conversationId", "parentId", "sender", "receiverType", "receiver", "category", "type", "data",
-    "sentAt", "updatedAt", "editedAt", "editedBy", "deletedAt", "deletedBy", "tags", "reactions",
-}  # fmt: skip
-_KNOWN_DATA_FIELDS = {
-    "text", "action", "metadata", "customData", "entities", "attachments", "reactions", "mentions",
-}  # fmt: skip
 _NAMING = SnakeCase()
 
 _ARROW_TYPES = {
@@ -275,13 +278,9 @@ class MessagePages:
     def add(self, copies: Iterable[tuple[int | None, TDataItem]], changed: bool = False) -> Iterator[Any]:
         """Takes (version_id, raw message) pairs, version None for a copy as listed now; yields the tables of a
         batch once it is full. `changed`: the copies may replace copies stored before or added earlier in this
-        load (edits, deletes)."""
-        messages = []
+        load (edits, deletes). A message is a `Message` as `decode_message_page` makes it, or a dict."""
         for version, message in copies:
-            self._add(version, message, changed)
-            messages.append(message)
-        if messages:
-            self._texts.append(pa.array(messages, _TEXT_STRUCT))
+            self._add(version, message if type(message) is Message else as_message(message), changed)
         if len(self._roots) >= self.batch_size:
             yield from self._batch()
 
@@ -296,7 +295,7 @@ class MessagePages:
         """The batch's tables join the held ones; yields those that reach `table_rows`."""
         if not self._roots:
             return
-        roots, texts, children, extras = self._roots, self._texts, self._children, self._extras
+        roots, children, extras = self._roots, self._children, self._extras
         self._new_batch()
         columns = dict(zip(_ROOT_FIELDS, map(list, zip(*roots, strict=True)), strict=True))
         del roots
@@ -310,9 +309,6 @@ class MessagePages:
         copy_ids = pc.binary_join_element_wise(ids.cast(pa.string()), versions.cast(pa.string()), ":")
         arrays = {"id": ids, "version_id": versions, "_dlt_id": copy_ids}
         arrays.update((name, _timestamps(values)) for name, values in stamps.items())
-        *fields, data = pa.concat_arrays(texts).flatten()
-        arrays.update(zip(_TEXT_FIELDS, fields, strict=True))
-        arrays.update(zip(_DATA_TEXT_FIELDS, data.flatten(), strict=True))
         messages = _table(columns, ROOT_COLUMNS, arrays)
         for name, values in extras.items():
             values.extend([None] * (len(ids) - len(values)))
@@ -334,49 +330,69 @@ class MessagePages:
         return table_item(name, table)
 
     def _new_batch(self) -> None:
-        # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES); the
-        # root's text fields are converted by pyarrow straight from each call's messages.
+        # Rows are tuples in the order of _ROOT_FIELDS / (position, index, superseded, *_CHILD_VALUES).
         self._roots: list[tuple] = []
-        self._texts: list[pa.StructArray] = []
         self._children: dict[str, list[tuple]] = {kind: [] for kind in CHILD_KINDS}
         self._extras: dict[str, list[Any]] = {}
 
-    def _add(self, version: int | None, message: TDataItem, changed: bool) -> None:
-        get = message.get
-        data = get("data") or {}
-        field = data.get
+    def _add(self, version: int | None, message: Message, changed: bool) -> None:
+        data = message.data or _NO_DATA
         position = len(self._roots)
         self._roots.append(
             (
-                message["id"],
-                get("parentId"),
-                field("metadata"),
-                field("customData"),
-                get("sentAt"),
-                get("updatedAt"),
-                get("editedAt"),
-                get("deletedAt"),
+                message.id,
+                message.conversationId,
+                message.parentId,
+                message.sender,
+                message.receiverType,
+                message.receiver,
+                message.category,
+                message.type,
+                data.text,
+                data.action,
+                data.metadata,
+                data.customData,
+                message.sentAt,
+                message.updatedAt,
+                message.editedAt,
+                message.editedBy,
+                message.deletedAt,
+                message.deletedBy,
                 version,
             )
         )
         # Most copies have no attachments, reactions, mentions or tags: nothing to do for those unless changed.
-        if (entities := field("entities")) or changed:
+        if (entities := data.entities) or changed:
             self._children_of("entities", changed, _entity_rows(entities, position))
-        if (attachments := field("attachments")) or changed:
+        if (attachments := data.attachments) or changed:
             self._children_of("attachments", changed, _attachment_rows(attachments, position))
         # The docs put reactions inside `data` in examples and at the top level in the schema.
-        if (reactions := field("reactions") or get("reactions")) or changed:
+        if (reactions := data.reactions or message.reactions) or changed:
             self._children_of("reactions", changed, _reaction_rows(reactions, position))
-        if (mentions := field("mentions")) or changed:
+        if (mentions := data.mentions) or changed:
             self._children_of("mentions", changed, _mention_rows(mentions, position))
-        if (tags := get("tags")) or changed:
+        if (tags := message.tags) or changed:
             self._children_of(
                 "tags", changed, [(position, index, None, value) for index, value in enumerate(tags or ())]
             )
-        if not _KNOWN_FIELDS.issuperset(message) or (
-            isinstance(data, dict) and not _KNOWN_DATA_FIELDS.issuperset(data)
-        ):
-            _collect_extras(message, data, self._extras, position)
+        extras = _extras_of(message)
+        if extras.count(None) != len(extras):
+            for name, value in zip(EXTRA_FIELDS, extras, strict=True):
+                if value is not None:
+                    self._extra(name, value, position)
+        for name in EXTRA_DATA_FIELDS:
+            if (value := getattr(data, name)) is not None:
+                self._extra(f"data__{name}", value, position)
+        if message.unknown:
+            for name, value in message.unknown.items():
+                if value is not None:
+                    self._extra(name, value, position)
+
+    def _extra(self, field: str, value: Any, position: int) -> None:
+        """A field no column holds yet, under its snake_case name (`data__` for fields inside `data`)."""
+        values = self._extras.setdefault(_column_name(field), [])
+        values.extend([None] * (position - len(values)))
+        values.append(value)
 
     def _children_of(self, kind: str, changed: bool, rows: list[tuple]) -> None:
         target = self._children[kind]
@@ -415,23 +431,14 @@ CHILD_COLUMNS: dict[str, TTableSchemaColumns] = {
 _CHILD_VALUES = {**_CHILD_FIELDS, "entities": (*_CHILD_FIELDS["entities"][:3], "entity")}
 _BLANK = {kind: (None,) * len(fields) for kind, fields in _CHILD_VALUES.items()}
 _ENTITY_STRUCT = pa.struct([(name, pa.string()) for name in _ENTITY_FIELDS])
-# Text columns of `messages` read by pyarrow from the messages: column -> field of the message / of its `data`.
-_TEXT_FIELDS = {
-    "conversation_id": "conversationId", "sender": "sender", "receiver_type": "receiverType",
-    "receiver": "receiver", "category": "category", "type": "type", "edited_by": "editedBy",
-    "deleted_by": "deletedBy",
-}  # fmt: skip
-_DATA_TEXT_FIELDS = {"text": "text", "action": "action"}
-_TEXT_STRUCT = pa.struct(
-    [
-        *((field, pa.string()) for field in _TEXT_FIELDS.values()),
-        ("data", pa.struct([(field, pa.string()) for field in _DATA_TEXT_FIELDS.values()])),
-    ]
-)
-# The root row's fields: those of ROOT_COLUMNS that are neither text read by pyarrow nor `_dlt_id`.
-_ROOT_FIELDS = tuple(
-    name for name in ROOT_COLUMNS if name not in {"_dlt_id", *_TEXT_FIELDS, *_DATA_TEXT_FIELDS}
-)
+# The root row's fields: those of ROOT_COLUMNS but `_dlt_id`.
+_ROOT_FIELDS = tuple(name for name in ROOT_COLUMNS if name != "_dlt_id")
+_NO_DATA = MessageData()
+_NO_ENTITY = Entity()
+_entity_scalars = attrgetter(*_ENTITY_FIELDS)
+_ROLES = ("sender", "receiver", "by", "on", "for")
+_roles_of = attrgetter("sender", "receiver", "by", "on", "for_")
+_extras_of = attrgetter(*EXTRA_FIELDS)
 # Not `pa.scalar`, which imports pandas (49 MB) with this module: the loader keeps pandas out of its process
 # (pipelines/pandas_hidden.py).
 _NO_STRING = pa.nulls(1, pa.string())[0]
@@ -443,18 +450,27 @@ def _int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
-def _entity_rows(entities: Any, position: int) -> list[tuple]:
-    if not isinstance(entities, dict):
-        return []
+def _entity_rows(entities: Entities | None, position: int) -> list[tuple]:
     rows: list[tuple] = []
-    for role, wrapper in entities.items():
-        if not isinstance(wrapper, dict):
+    if entities is None:
+        return rows
+    roles = zip(_ROLES, _roles_of(entities), strict=True)
+    for role, wrapper in chain(roles, entities.others.items()) if entities.others else roles:
+        if wrapper is None:
             continue
-        entity = wrapper.get("entity") or {}
-        entity_type = wrapper.get("entityType")
-        entity_id = str(entity.get("uid") or entity.get("guid") or entity.get("id") or "")
-        scalars = entity if entity_type in ("user", "group") else None
-        rows.append((position, len(rows), None, role, entity_type, entity_id, scalars))
+        if type(wrapper) is EntityRef:
+            entity = wrapper.entity or _NO_ENTITY
+            entity_type = wrapper.entityType
+            entity_id = entity.uid or entity.guid or entity.id
+            scalars = _entity_scalars(entity) if entity_type in ("user", "group") else None
+        elif isinstance(wrapper, dict):  # `on`, kept whole, and the roles of an adapted message
+            entity = wrapper.get("entity") or {}
+            entity_type = wrapper.get("entityType")
+            entity_id = entity.get("uid") or entity.get("guid") or entity.get("id")
+            scalars = tuple(map(entity.get, _ENTITY_FIELDS)) if entity_type in ("user", "group") else None
+        else:
+            continue
+        rows.append((position, len(rows), None, role, entity_type, str(entity_id or ""), scalars))
     return rows
 
 
@@ -554,19 +570,6 @@ def _child_table(
         scalars = pa.array(columns.pop("entity"), _ENTITY_STRUCT).flatten()
         arrays.update(zip(_CHILD_FIELDS[kind][3:], scalars, strict=True))
     return _table(columns, CHILD_COLUMNS[kind], arrays)
-
-
-def _collect_extras(message: TDataItem, data: TDataItem, extras: dict[str, list[Any]], position: int) -> None:
-    """Fields no column holds yet, each under a snake_case name (`data__` for fields inside `data`)."""
-    found = [(key, value) for key, value in message.items() if key not in _KNOWN_FIELDS]
-    if isinstance(data, dict):
-        found += [(f"data__{key}", value) for key, value in data.items() if key not in _KNOWN_DATA_FIELDS]
-    for key, value in found:
-        if value is None:
-            continue
-        values = extras.setdefault(_column_name(key), [])
-        values.extend([None] * (position - len(values)))
-        values.append(value)
 
 
 @lru_cache(maxsize=1024)

@@ -25,6 +25,7 @@ from .errors import (
 from .failures import RETRY_EXCEPTIONS, can_heal, endpoint_of, unreachable
 from .ids import check_id
 from .lean_json import Decode
+from .message_structs import decode_message_page
 from .pages_ahead import pages_ahead
 from .paginators import HasMorePaginator, MessageCursorPaginator
 from .redaction import redact, register_secret
@@ -227,7 +228,7 @@ class CometChatClient:
             path,
             params=query,
             paginator=MessageCursorPaginator(),
-            hooks=self._hooks(),
+            hooks=self._hooks(decode_message_page),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         for page in pages:
