@@ -44,7 +44,7 @@ from .errors import CometChatConfigError, CometChatError, CometChatNotFoundError
 from .gc_pauses import fewer_collections
 from .ids import id_problem, safe_repr
 from .memory import release_freed_memory, serve_large_allocations_apart, share_malloc_arenas
-from .message_structs import plain
+from .message_structs import plain, stamps
 from .one_copy import OneCopyPerMessage, declare_deduplicated
 from .read_ahead import read_ahead
 from .redaction import redact
@@ -620,8 +620,8 @@ def _updates_since(
 def _note_boundary(page: list[TDataItem], second: int, boundary: dict[str, int]) -> None:
     """Remembers the messages of a page changed at the updates window's first second (as the pass sees them)."""
     for message in page:
-        updated = message.get("updatedAt")
-        if not updated or updated == message.get("sentAt"):
+        updated, _, _, sent = stamps(message)
+        if not updated or updated == sent:
             continue  # most messages: never changed after they were sent
         updated = int(updated)
         if updated == second and updated > int(message["sentAt"]):

@@ -39,6 +39,7 @@ from .arrow_pages import (
     empty_table,
     table_item,
 )
+from .message_structs import stamps
 from .versions import copy_version
 
 DEDUPLICATED = "x-stage-data-deduplicated"
@@ -84,8 +85,8 @@ class OneCopyPerMessage:
 
     def add_listed(self, messages: list[TDataItem]) -> Iterator[Any]:
         for message in messages:
-            get = message.get
-            if get("editedAt") or get("deletedAt") or get("updatedAt") != get("sentAt"):
+            updated, edited, deleted, sent = stamps(message)
+            if edited or deleted or updated != sent:
                 self.listed_changed[int(message["id"])] = copy_version(message)
         return self.listed.add_listed(messages)
 

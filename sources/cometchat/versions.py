@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.typing import TDataItem
 
+from .message_structs import stamps
+
 TIE_BITS = 30
 CURRENT = (1 << TIE_BITS) - 1
 
@@ -16,9 +18,7 @@ CURRENT = (1 << TIE_BITS) - 1
 def copy_version(message: TDataItem, action_id: int | None = None) -> int:
     """The version of one copy: read from a list (no `action_id`) or carried by the action `action_id`."""
     # updatedAt, or where a payload lacks it the latest of its edit, delete and sending.
-    get = message.get
-    stamps = (get("updatedAt"), get("editedAt"), get("deletedAt"), get("sentAt"))
-    updated = max([int(stamp) for stamp in stamps if stamp is not None and stamp != ""], default=0)
+    updated = max([int(stamp) for stamp in stamps(message) if stamp is not None and stamp != ""], default=0)
     tie = CURRENT if action_id is None else min(action_id, CURRENT - 1)
     return (updated << TIE_BITS) | tie
 
