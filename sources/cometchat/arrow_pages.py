@@ -19,6 +19,7 @@ each message's copies oldest `version_id` first. `one_copy.py` makes most packag
 (then dlt skips the dedup) and, where one keeps two, hands the listed copy over before the newer one.
 """
 
+import json
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -247,12 +248,11 @@ class MessagePages:
     are what costs memory, not its arrow table). Most copies have no attachments, reactions, mentions or tags,
     so those tables would otherwise come in small pieces.
 
-    The shapes are those of `shaping.py`. Python only walks what pyarrow cannot: the integers, JSON values and
-    child lists go into row tuples, turned into columns once per batch. pyarrow does the rest a column at a
-    time: it reads the text fields of the messages and the scalar fields of user and group entities straight
-    from the parsed JSON (as struct arrays), parses the integers the API sends as text, and builds each copy's
-    `_dlt_id` and the links of the child rows, which are fields of the copy they came from (a child row holds
-    only that copy's position in the batch).
+    The shapes are those of `shaping.py`. Messages come as `Message` structs (message_structs.py; a dict is
+    adapted first). Python puts each copy's values into a row tuple and each child row into one, and they become
+    columns once per batch. pyarrow does the rest a column at a time: it parses the integers the API sends as
+    text, and builds each copy's `_dlt_id` and the links of the child rows, which are fields of the copy they
+    came from (a child row holds only that copy's position in the batch).
     One instance per run: it remembers the longest child list of each kind seen so far, which bounds the
     surplus rows a newer copy drops.
     """
@@ -463,7 +463,7 @@ def _entity_rows(entities: Entities | None, position: int) -> list[tuple]:
             entity_type = wrapper.entityType
             entity_id = entity.uid or entity.guid or entity.id
             scalars = _entity_scalars(entity) if entity_type in ("user", "group") else None
-        elif isinstance(wrapper, dict):  # `on`, kept whole, and the roles of an adapted message
+        elif isinstance(wrapper, dict):  # `on`, kept whole, and an adapted message's roles not declared
             entity = wrapper.get("entity") or {}
             entity_type = wrapper.get("entityType")
             entity_id = entity.get("uid") or entity.get("guid") or entity.get("id")
@@ -521,7 +521,7 @@ def empty_table(schema: TTableSchemaColumns) -> pa.Table:
 
 def _array(values: list[Any], data_type: str) -> pa.Array:
     if data_type == "json":
-        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        return _json_texts(values)
     if data_type == "timestamp":
         return _timestamps(_int_array(values))
     if data_type == "bigint":
@@ -586,4 +586,17 @@ def _extra_array(values: list[Any]) -> pa.Array:
             return pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             pass
-    return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], type=pa.string())
+    return _json_texts(values)
+
+
+def _json_texts(values: list[Any]) -> pa.Array:
+    """Each value as JSON text (None stays null)."""
+    try:
+        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+    except (
+        TypeError
+    ):  # an integer past 64 bits, which msgspec keeps exact and orjson refuses: written as it is
+        texts = [
+            None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in values
+        ]
+        return pa.array(texts, pa.string())

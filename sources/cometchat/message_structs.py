@@ -2,19 +2,20 @@
 
 A page of 1,000 messages is about 1 MB of JSON. Parsed whole it becomes some 30,000 dicts, most of them the
 fields of the sender and receiver entities that no table keeps (a user's `createdAt`, a group's
-`description`, ...). msgspec decodes a page into the structs below instead: it skips those entity fields,
-builds no dict per message, and `MessagePages` reads attributes instead of keys. That is about twice as fast
-to decode and a good part faster to reshape, on the one thread that does both under the GIL.
+`description`, ...). msgspec decodes a page into the structs below instead, on the page reader threads: it
+skips those entity fields, builds no dict per message, and `MessagePages` reads attributes instead of keys.
 
-Nothing is lost. `Message` and its `data` declare every field the API documents. A page with a field they do
-not declare (one the API added later), or a value of another shape (`data` as text, an entity that is not an
-object), is parsed whole as before, and `as_message` adapts each of its messages: undeclared fields are kept in
-`unknown` and still land as columns of their own. `on`, which carries the edited message in an edit action, is
-kept whole. So are the messages that action messages carry and `GET /messages/{id}` returns (dicts, adapted
-by `as_message` where they are reshaped).
+Nothing is lost. `Message` and its `data` declare every field the API documents, and refuse any other. A page
+with a field they do not declare (one the API added later), or a value of another shape (`data` or an entity
+role that is not an object), is parsed whole by orjson as before, and `as_message` adapts each of its messages:
+undeclared fields are kept in `unknown` and land as columns of their own, as they did. `on`, which carries the
+edited message in an edit action, is kept whole. The messages that action messages carry and `GET
+/messages/{id}` returns are dicts, adapted where they are reshaped. One difference from orjson is kept: an
+integer past 64 bits stays exact (orjson made it a float); it is written to JSON columns as it is.
 
-The structs answer `get`, `[...]` and `items()` as the dicts did, for the code that reads a message's cursor
-fields and that handles a page either way.
+The structs answer `get`, `[...]`, `in` and `items()` over the API's field names, for the code that reads a
+message's cursor fields whichever way its page was parsed. A field absent or null reads as None; `[...]`
+raises KeyError only for a name no field declares.
 """
 
 from collections.abc import Iterator
@@ -95,8 +96,8 @@ class EntityRef(_DictLike, **_OPTIONS):
 @_named
 class Entities(_DictLike, **_OPTIONS, forbid_unknown_fields=True):
     """The documented roles, in the documented order: `sender`, `receiver` of a message; `by`, `on`, `for` of an
-    action. `on` is kept whole: an edit or delete action carries the changed message there. `others` holds the
-    roles of an adapted message that are none of these (never decoded from JSON)."""
+    action. `on` is kept whole: an edit or delete action carries the changed message there. `others` is set by
+    `as_message` only: the roles that are none of these, and a declared one that is not an object."""
 
     sender: EntityRef | None = None
     receiver: EntityRef | None = None
@@ -216,8 +217,10 @@ _ENTITY_FIELDS = frozenset(Entity.__struct_fields__)
 
 
 def as_message(message: Any) -> Message:
-    """A message parsed as a dict, as a `Message`: fields no attribute declares go to `unknown`. A `Message`
-    is returned as it is."""
+    """A message parsed as a dict, as a `Message`: fields no attribute declares go to `unknown`, so that they still
+    land as columns (a `data` that is not an object, as the column `data`). A `Message` is returned as it is.
+    Raises KeyError for a message without an id, and ValueError where a field and a field of `data` would land in
+    one column (`data__x` and `data.x`)."""
     if isinstance(message, Message):
         return message
     known: dict[str, Any] = {}
@@ -232,25 +235,42 @@ def as_message(message: Any) -> Message:
             if key in _DATA_FIELDS:
                 data_fields[key] = value
             elif key != "entities":
+                if f"data__{key}" in unknown:
+                    raise ValueError(
+                        f"message {message.get('id')!r} has both a field data__{key} and data.{key}: both would "
+                        "land in one column"
+                    )
                 unknown[f"data__{key}"] = value
         known["data"] = MessageData(**data_fields, entities=_as_entities(data.get("entities")))
+    elif data is not None:
+        unknown["data"] = data
     if "id" not in known:
         raise KeyError("id")
     return Message(**known, unknown=unknown or None)
 
 
 def _as_entities(entities: Any) -> Entities | None:
+    """`data.entities` of a dict as msgspec decodes it where it can: the declared roles but `on` as `EntityRef`s
+    with only the declared entity fields; `on`, the roles not declared and a declared role that is not an object
+    in `others` (`_entity_rows` skips what is not an object, as before)."""
     if not isinstance(entities, dict):
         return None
     roles: dict[str, Any] = {}
     others: dict[str, Any] = {}
     for role, wrapper in entities.items():
-        if role in _ROLES and role != "on" and isinstance(wrapper, dict):
-            entity = wrapper.get("entity") or {}
-            fields = {key: value for key, value in entity.items() if key in _ENTITY_FIELDS}
-            roles[_ROLES[role]] = EntityRef(entity=Entity(**fields), entityType=wrapper.get("entityType"))
-        elif role in _ROLES and role == "on":
+        if role == "on":
             roles["on"] = wrapper
-        else:
+        elif role in _ROLES and isinstance(wrapper, dict):
+            roles[_ROLES[role]] = EntityRef(
+                entity=_as_entity(wrapper.get("entity")), entityType=wrapper.get("entityType")
+            )
+        elif role not in _ROLES or wrapper is not None:  # a declared role that is null is absent, as decoded
             others[role] = wrapper
     return Entities(**roles, others=others or None)
+
+
+def _as_entity(entity: Any) -> Entity | None:
+    if entity is None:
+        return None
+    entity = entity or {}  # an empty value stands for an entity without fields, as it did
+    return Entity(**{key: value for key, value in entity.items() if key in _ENTITY_FIELDS})

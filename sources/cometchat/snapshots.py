@@ -12,6 +12,7 @@ a list is read again, keeping the first copy of every row, until a pass sees no 
 """
 
 import hashlib
+import json
 import logging
 import pickle
 import tempfile
@@ -104,7 +105,12 @@ def snapshot_hints(table: str) -> dict[str, Any]:
 
 def row_digest(row: TRow) -> int:
     """64 bits of the row's content, keys sorted."""
-    encoded = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        encoded = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an integer past 64 bits (msgspec keeps it exact; orjson refuses it)
+        encoded = json.dumps(
+            row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        ).encode()
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "big")
 
 

@@ -1,6 +1,7 @@
 """Message pages decoded into structs (message_structs.py): the tables MessagePages makes from them are those it
 makes from the same page parsed whole, and a page the structs do not declare is parsed whole."""
 
+import json
 from typing import Any
 
 import orjson
@@ -9,6 +10,7 @@ import pytest
 
 from sources.cometchat.arrow_pages import MessagePages
 from sources.cometchat.message_structs import Message, as_message, decode_message_page, plain
+from sources.cometchat.snapshots import row_digest
 
 USER = {"uid": "a", "name": "Ann", "avatar": "https://x/a.png", "status": "online", "role": "default",
         "createdAt": 1700000000, "metadata": {"k": 1}}  # fmt: skip
@@ -141,3 +143,50 @@ def test_a_message_reads_the_same_as_builtins_decoded_into_a_struct_or_parsed_wh
     decoded, parsed = decode_message_page(body)["data"], orjson.loads(body)["data"]
     assert [plain(m) for m in decoded] == [plain(m) for m in parsed]
     assert "createdAt" not in plain(parsed[0])["data"]["entities"]["sender"]["entity"]  # skipped, as decoded
+
+
+def test_the_same_message_reads_the_same_as_builtins_whatever_shape_its_entities_take():
+    page = rich_page()
+    entities = page[0]["data"]["entities"]
+    entities["sender"] = {"entityType": "user"}  # no entity
+    entities["receiver"] = {"entity": None, "entityType": "group"}
+    entities["by"] = {}
+    entities["for"] = None
+    body = orjson.dumps({"data": page})
+    decoded, parsed = decode_message_page(body)["data"], orjson.loads(body)["data"]
+    assert type(decoded[0]) is Message
+    assert [plain(m) for m in decoded] == [plain(m) for m in parsed]
+    assert tables_of(decoded) == tables_of(parsed)
+
+
+def test_an_integer_past_64_bits_is_kept_exact_and_loads():
+    page = rich_page()
+    page[0]["data"]["customData"] = {"orderId": 123456789012345678901234}
+    page[0]["replyCount"] = 2**70
+    body = json.dumps({"data": page}).encode()  # orjson refuses such an integer
+    decoded = decode_message_page(body)["data"]
+
+    tables = tables_of(decoded)
+
+    row = tables["messages"][0]
+    assert row["custom_data"] == '{"orderId":123456789012345678901234}'
+    assert row["reply_count"] == str(2**70)
+    assert row_digest(plain(decoded[0])) == row_digest(plain(decoded[0]))  # digestible
+
+
+def test_a_data_that_is_not_an_object_lands_as_a_column():
+    page = rich_page()
+    page[0]["data"] = "just text"
+    body = orjson.dumps({"data": page})
+    decoded = decode_message_page(body)["data"]
+    assert decoded == orjson.loads(body)["data"]  # parsed whole
+    row = tables_of(decoded)["messages"][0]
+    assert (row["text"], row["data"]) == (None, "just text")
+
+
+def test_a_field_and_a_field_of_data_that_would_share_a_column_are_refused():
+    message = rich_page()[0]
+    message["data__poll"] = 1
+    message["data"]["poll"] = 2
+    with pytest.raises(ValueError, match=r"data__poll and data\.poll"):
+        as_message(message)
