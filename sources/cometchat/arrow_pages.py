@@ -50,6 +50,7 @@ from .errors import CometChatConfigError
 from .message_structs import (
     EXTRA_DATA_FIELDS,
     EXTRA_FIELDS,
+    ROLES,
     Entities,
     Entity,
     EntityRef,
@@ -436,8 +437,8 @@ _ROOT_FIELDS = tuple(name for name in ROOT_COLUMNS if name != "_dlt_id")
 _NO_DATA = MessageData()
 _NO_ENTITY = Entity()
 _entity_scalars = attrgetter(*_ENTITY_FIELDS)
-_ROLES = ("sender", "receiver", "by", "on", "for")
-_roles_of = attrgetter("sender", "receiver", "by", "on", "for_")
+_ROLES = tuple(ROLES)
+_roles_of = attrgetter(*ROLES.values())
 _extras_of = attrgetter(*EXTRA_FIELDS)
 # Not `pa.scalar`, which imports pandas (49 MB) with this module: the loader keeps pandas out of its process
 # (pipelines/pandas_hidden.py).
@@ -593,9 +594,8 @@ def _json_texts(values: list[Any]) -> pa.Array:
     """Each value as JSON text (None stays null)."""
     try:
         return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
-    except (
-        TypeError
-    ):  # an integer past 64 bits, which msgspec keeps exact and orjson refuses: written as it is
+    except TypeError:
+        # An integer past 64 bits, which msgspec keeps exact and orjson refuses: written as it is.
         texts = [
             None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in values
         ]

@@ -114,6 +114,10 @@ class Entities(_DictLike, **_OPTIONS, forbid_unknown_fields=True):
                 yield name, value
 
 
+# The documented roles of `Entities`, in order: the API's name -> the attribute.
+ROLES = {"sender": "sender", "receiver": "receiver", "by": "by", "on": "on", "for": "for_"}
+
+
 @_named
 class MessageData(_DictLike, **_OPTIONS, forbid_unknown_fields=True):
     text: Any = None
@@ -212,7 +216,6 @@ def plain(message: Any) -> dict[str, Any]:
 
 _MESSAGE_FIELDS = frozenset(Message.__struct_fields__) - {"data", "unknown"}
 _DATA_FIELDS = frozenset(MessageData.__struct_fields__) - {"entities"}
-_ROLES = {"sender": "sender", "receiver": "receiver", "by": "by", "on": "on", "for": "for_"}
 _ENTITY_FIELDS = frozenset(Entity.__struct_fields__)
 
 
@@ -260,11 +263,11 @@ def _as_entities(entities: Any) -> Entities | None:
     for role, wrapper in entities.items():
         if role == "on":
             roles["on"] = wrapper
-        elif role in _ROLES and isinstance(wrapper, dict):
-            roles[_ROLES[role]] = EntityRef(
+        elif role in ROLES and isinstance(wrapper, dict):
+            roles[ROLES[role]] = EntityRef(
                 entity=_as_entity(wrapper.get("entity")), entityType=wrapper.get("entityType")
             )
-        elif role not in _ROLES or wrapper is not None:  # a declared role that is null is absent, as decoded
+        elif role not in ROLES or wrapper is not None:  # a declared role that is null is absent, as decoded
             others[role] = wrapper
     return Entities(**roles, others=others or None)
 
