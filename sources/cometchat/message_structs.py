@@ -198,8 +198,8 @@ def decode_message_page(content: bytes) -> Any:
     return {"data": page.data, "meta": page.meta}
 
 
-_stamps_of = attrgetter("updatedAt", "editedAt", "deletedAt", "sentAt")
 _STAMP_NAMES = ("updatedAt", "editedAt", "deletedAt", "sentAt")
+_stamps_of = attrgetter(*_STAMP_NAMES)
 
 
 def stamps(message: Any) -> tuple[Any, Any, Any, Any]:

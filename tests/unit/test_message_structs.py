@@ -92,7 +92,8 @@ def test_a_message_reads_as_its_dict_did():
             assert key in struct
             if key != "data":
                 assert struct[key] == struct.get(key) == value
-        assert "deletedAt" in struct or struct.get("deletedAt") is None
+        # Only the scope change has a deletedAt: `in` tells present from absent both ways.
+        assert ("deletedAt" in struct) == (message.get("deletedAt") is not None)
         assert struct.get("nope", 7) == 7
         with pytest.raises(KeyError):
             struct["nope"]
