@@ -113,6 +113,8 @@ def child_table(kind: str) -> str:
 
 
 MESSAGE_TABLES = (MESSAGES, *map(child_table, CHILD_KINDS))
+# The most rows a message adds to its largest table but `messages__tags` in practice: an entity row per role.
+MOST_ROWS_PER_MESSAGE = len(ROLES)
 # The table hints of each message table's declared merge, as dlt writes them into the schema.
 _MERGE_HINTS: dict[str, dict[str, Any]] = {
     MESSAGES: {"write_disposition": "merge"},

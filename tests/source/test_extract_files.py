@@ -1,12 +1,13 @@
 """The project's dlt config (.dlt/config.toml) writes the source's extracted files uncompressed (they are read
-once, on this machine) and keeps dlt's compression for the load files, which a destination may keep; a slice of
-messages comes as one file per table."""
+once, on this machine) and keeps dlt's compression for the load files, which a destination may keep; run_load's
+slices of messages come as one file per table."""
 
 from collections import Counter
 
+import dlt
 from dlt.common.data_writers.buffered import BufferedDataWriter
 
-from pipelines.loading import table_row_counts
+from pipelines.loading import SOURCE_FILE_ROWS, table_row_counts
 
 from .conftest import load_from
 from .matching import assert_matches_ground_truth
@@ -31,18 +32,36 @@ def test_extracted_files_are_uncompressed_and_load_files_compressed(emulator, ma
 
 
 def test_a_slice_of_messages_loads_each_message_table_from_one_file(make_emulator, make_pipeline):
-    """The source's own rotation (`[sources.cometchat.data_writer] file_max_items`) wins over the project's
-    50,000 rows: each package holds one file per message table, which DuckDB takes in one statement. (A slice of
-    40,000 messages has more than 80,000 entity rows, handed to dlt 20,000 or so at a time.)"""
+    """run_load's source writes each table of a slice to one file, where the project's rotation (50,000 rows)
+    would cut `messages__entities` (a slice of 40,000 messages has more than 80,000 entity rows, handed to dlt
+    20,000 or so at a time); DuckDB takes each in one statement. The setting does not outlive the run."""
     emulator = make_emulator(messages=40_000)
     pipeline = make_pipeline()
     load_from(emulator, pipeline, messages_per_load=40_000)
 
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert table_row_counts(pipeline)["messages__entities"] > 80_000
+    assert set(_message_files_per_package(pipeline).values()) == {1}
+    assert dlt.config.get(SOURCE_FILE_ROWS) is None
+
+
+def test_a_configured_file_size_wins_over_one_file_per_slice(make_emulator, make_pipeline):
+    """Set as in .dlt/config.toml (an environment variable wins anyway)."""
+    emulator = make_emulator(messages=12_000)
+    pipeline = make_pipeline()
+    with dlt.config.values({SOURCE_FILE_ROWS: 10_000}):
+        load_from(emulator, pipeline, messages_per_load=12_000)
+
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    files = _message_files_per_package(pipeline)
+    assert max(count for (_, table), count in files.items() if table == "messages__entities") > 1
+
+
+def _message_files_per_package(pipeline: dlt.Pipeline) -> Counter[tuple[str, str]]:
+    """(load id, message table) -> the files of that table in that package."""
     files: Counter[tuple[str, str]] = Counter()
     for load_id in pipeline.list_completed_load_packages():
         for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]:
-            files[(load_id, job.job_file_info.table_name)] += 1
-    message_files = {key: count for key, count in files.items() if key[1].startswith("messages")}
-    assert set(message_files.values()) == {1}
-    assert table_row_counts(pipeline)["messages__entities"] > 80_000
+            if job.job_file_info.table_name.startswith("messages"):
+                files[(load_id, job.job_file_info.table_name)] += 1
+    return files
