@@ -113,7 +113,9 @@ def child_table(kind: str) -> str:
 
 
 MESSAGE_TABLES = (MESSAGES, *map(child_table, CHILD_KINDS))
-# The most rows a message adds to its largest table but `messages__tags` in practice: an entity row per role.
+# Rows per message that a slice's files are sized for: an entity row per role. A message has two or three (sender
+# and receiver, or by, on and for); the rest is headroom, for the pages a slice reads ahead and the longer lists of
+# attachments, reactions, mentions or tags some messages carry.
 MOST_ROWS_PER_MESSAGE = len(ROLES)
 # The table hints of each message table's declared merge, as dlt writes them into the schema.
 _MERGE_HINTS: dict[str, dict[str, Any]] = {
