@@ -167,7 +167,8 @@ def test_a_first_load_in_slices_appends_every_slice(make_emulator, make_pipeline
     load_from(emulator, pipeline, messages_per_load=25)
 
     slices = merged_message_tables(pipeline)
-    assert len(slices) >= 4 and slices == [set()] * len(slices)
+    # A slice also holds the pages read ahead when it fills: 25 to 100 of the 250 messages, as the threads go.
+    assert len(slices) >= 3 and slices == [set()] * len(slices)
     for name in ("messages", "messages__entities", "messages__tags"):
         assert pipeline.default_schema.tables[name]["write_disposition"] == "merge"
         assert stored_write_disposition(pipeline, name) == "merge"
@@ -179,7 +180,7 @@ def test_a_first_load_in_slices_appends_every_slice(make_emulator, make_pipeline
     before = len(pipeline.list_completed_load_packages())
     load_from(emulator, pipeline, messages_per_load=25)
 
-    assert len(pipeline.list_completed_load_packages()) - before >= 3
+    assert len(pipeline.list_completed_load_packages()) - before >= 2  # the messages', the other tables'
     assert all(merged_message_tables(pipeline)[len(slices) :])  # the destination held messages: merged
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
 
@@ -194,7 +195,7 @@ def test_a_first_load_of_the_messages_alone_merges_its_last_slice(make_emulator,
     load_from(emulator, pipeline, messages_per_load=25, resources=["messages"])
 
     *slices, last = merged_message_tables(pipeline)
-    assert len(slices) >= 3 and slices == [set()] * len(slices)
+    assert len(slices) >= 2 and slices == [set()] * len(slices)  # at least three slices, as above
     assert last == {"messages", *(f"messages__{kind}" for kind in CHILD_KINDS)}
     assert pipeline.default_schema.tables["messages__entities"]["write_disposition"] == "merge"
     assert stored_write_disposition(pipeline, "messages__entities") == "merge"
