@@ -23,6 +23,7 @@ from pipelines.background_load import BackgroundLoad
 from pipelines.held_duckdb import duckdb_held_open, loads_into_duckdb
 from pipelines.lake import install_delta_extension
 from pipelines.pandas_hidden import pandas_hidden
+from pipelines.threaded_parquet import parquet_written_on_a_thread
 from sources.cometchat import CometChatClient, cometchat_source, more_messages, restore_message_merges
 from sources.cometchat.arrow_pages import MOST_ROWS_PER_MESSAGE
 from sources.cometchat.errors import CometChatError
@@ -111,7 +112,7 @@ def run_load(
     own that loads as `pipeline.run` loads it. `messages_from`: where a new pipeline's messages start, after a
     backfill that ended there (see pipelines/backfill.py); ignored once the pipeline has a cursor.
     Into DuckDB, each package is checkpointed once, when it is loaded (`held_duckdb.py`), and pandas stays out of
-    the process (`pandas_hidden.py`).
+    the process (`pandas_hidden.py`). The slices' parquet files are written on a thread (`threaded_parquet.py`).
     Raises LoadIncompleteError when a package of the pipeline is still pending afterwards.
     """
     started = time.monotonic()
@@ -155,14 +156,14 @@ def _load_slices(
     restored = False
     with BackgroundLoad(pipeline) as loads:
         if "messages" in source.selected_resources:
-            with one_file_per_slice(pipeline, messages_per_load):
+            with one_file_per_slice(pipeline, messages_per_load), parquet_written_on_a_thread():
                 pipeline.extract(slices(), refresh=refresh, schema=schema)
             schema = None  # the pipeline has it now
             while more_messages(pipeline):
                 # This slice's package loads on a thread while the next slice is read.
                 _add_rows(rows, loads.normalize_and_start())
                 logger.info("Loading the next slice of messages")
-                with one_file_per_slice(pipeline, messages_per_load):
+                with one_file_per_slice(pipeline, messages_per_load), parquet_written_on_a_thread():
                     pipeline.extract(slices())
             if others:
                 # The other tables are read while the last slice of messages loads.

@@ -1,0 +1,145 @@
+"""run_load's slices of messages are written to parquet on a thread (pipelines/threaded_parquet.py): the same
+files as dlt's own writer, the failures as loud, and only while the block is open."""
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import dlt
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dlt.common.data_writers.writers import ArrowToParquetWriter, DataWriter
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.threaded_parquet import parquet_written_on_a_thread
+
+from .conftest import load_from
+from .matching import assert_matches_ground_truth
+
+WRITER_THREAD = "parquet-writer"
+
+
+@pytest.fixture
+def writing_threads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The names of the threads that pyarrow's ParquetWriter.write_table ran on, counted; a message table's
+    write (`message_id` or `sent_at` among its columns) is counted under "<thread> messages" too."""
+    threads: Counter[str] = Counter()
+    write_table = pq.ParquetWriter.write_table
+
+    def recording(self: pq.ParquetWriter, table: pa.Table, *args, **kwargs) -> None:
+        thread = threading.current_thread().name.split("_")[0]
+        threads[thread] += 1
+        if {"message_id", "sent_at"} & set(table.schema.names):
+            threads[f"{thread} messages"] += 1
+        write_table(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", recording)
+    return threads
+
+
+def test_run_load_writes_the_slices_parquet_on_the_writer_thread(
+    make_emulator, make_pipeline, writing_threads
+):
+    """The message tables of every slice; the other tables (row-wise, not arrow) as dlt writes them."""
+    emulator = make_emulator(messages=3_000)
+    pipeline = make_pipeline()
+    load_from(emulator, pipeline, messages_per_load=1_000)
+
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert (
+        writing_threads[f"{WRITER_THREAD} messages"] >= 2 * 2
+    )  # messages and entities of two slices or more
+    assert writing_threads["MainThread messages"] == 0
+    assert DataWriter.writer_class_from_spec(ArrowToParquetWriter.writer_spec()) is ArrowToParquetWriter
+
+
+def test_the_writer_thread_writes_the_files_dlt_writes(tmp_path: Path, writing_threads):
+    """Same tables, files, sizes and rows as dlt's own writer, a new column (a new file) included; dlt's metrics
+    see each file's size."""
+    plain = _extract(tmp_path / "plain")
+    assert set(writing_threads) == {"MainThread"}
+    with parquet_written_on_a_thread():
+        threaded = _extract(tmp_path / "threaded")
+
+    assert writing_threads[WRITER_THREAD] == writing_threads["MainThread"] > 0
+    assert threaded.files == plain.files
+    assert all(size > 0 for _, size, _ in threaded.files)
+    assert threaded.rows == plain.rows
+
+
+def test_files_rotate_by_size_on_the_thread_too(tmp_path: Path):
+    with dlt.config.values({"data_writer.file_max_bytes": 50_000}), parquet_written_on_a_thread():
+        extracted = _extract(tmp_path)
+
+    tables = Counter(table for table, _, _ in extracted.files)
+    assert tables["events"] > 2  # more than the new column alone starts
+
+
+def test_a_write_that_fails_on_the_thread_fails_the_extract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write_table = pq.ParquetWriter.write_table
+
+    def failing(self: pq.ParquetWriter, *args, **kwargs) -> None:
+        if threading.current_thread().name.startswith(WRITER_THREAD):
+            raise OSError("No space left on device")
+        write_table(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    pipeline = _pipeline(tmp_path)
+    with pytest.raises(PipelineStepFailed) as failed, parquet_written_on_a_thread():
+        pipeline.extract(_events())
+
+    assert "No space left on device" in str(failed.value)
+    assert not pipeline.list_extracted_load_packages()
+    assert DataWriter.writer_class_from_spec(ArrowToParquetWriter.writer_spec()) is ArrowToParquetWriter
+    monkeypatch.undo()
+    pipeline.extract(_events())  # the next extract writes as dlt does
+    assert len(pipeline.list_extracted_load_packages()) == 1
+
+
+class _Extracted:
+    def __init__(self, pipeline: dlt.Pipeline, info) -> None:
+        # (table, file size, rows) of each file the extract wrote, as dlt's metrics count them.
+        files = (
+            (metrics.file_path.rsplit("/", 1)[-1].split(".")[0], metrics.file_size, metrics.items_count)
+            for step in info.metrics.values()
+            for job in step
+            for metrics in job["job_metrics"].values()
+        )
+        self.files = sorted(file for file in files if file[0].startswith("events"))
+        pipeline.normalize()
+        pipeline.load()
+        with pipeline.sql_client() as client:
+            self.rows = {
+                table: client.execute_sql(f"SELECT * FROM {table} ORDER BY ALL")
+                for table in ("events", "events__tags")
+            }
+
+
+def _extract(directory: Path) -> _Extracted:
+    pipeline = _pipeline(directory)
+    return _Extracted(pipeline, pipeline.extract(_events()))
+
+
+def _pipeline(directory: Path) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name="threaded_parquet",
+        destination=dlt.destinations.duckdb(str(directory / "events.duckdb")),
+        dataset_name="data",
+        pipelines_dir=str(directory / "pipelines"),
+    )
+
+
+@dlt.resource(name="events", file_format="parquet")
+def _events() -> Iterator[object]:
+    """Arrow tables for `events` and a table variant, `events__tags`; the later batches carry a new column."""
+    for batch in range(12):
+        ids = pa.array(range(batch * 2_000, (batch + 1) * 2_000), pa.int64())
+        columns = {"id": ids, "text": pa.array([f"message {i}" for i in ids.to_pylist()])}
+        if batch >= 8:
+            columns["edited"] = pa.array([i % 3 == 0 for i in ids.to_pylist()])
+        yield pa.table(columns)
+        yield dlt.mark.with_table_name(
+            pa.table({"id": ids, "tag": pa.array(["a", "b"] * 1_000)}), "events__tags"
+        )
