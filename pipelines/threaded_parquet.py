@@ -8,26 +8,31 @@ thread beside a busy one, a slice's files took 6.4 s instead of 0.3 s). Nor can 
 itself: dlt 1.31's file import cannot reach the child tables, which are table variants of `messages` (README,
 Performance, round 18).
 
-So, only while `parquet_written_on_a_thread()` is open, dlt's arrow-to-parquet writer is this subclass: it
-opens the same file again as a native pyarrow file (no GIL to write it) and hands each table to one writer
-thread, at most `PENDING_TABLES` at a time. dlt's writer class is looked up when a file is opened, from a table
-of dlt's module, so the swap is process-wide while open: meant around one extract at a time. A write that fails
-on the thread fails the extract at the next write or when the file closes, as a failed write would.
+So, while `parquet_written_on_a_thread()` is open, dlt's arrow-to-parquet writer is this subclass: it opens the
+same file again as a native pyarrow file (no GIL to write it) and hands each table to one writer thread, at most
+`PENDING_TABLES` at a time. dlt picks the writer class from a table of its module when the extract creates each
+table's writer, so the swap is process-wide while open: meant around one extract at a time.
+
+A write that fails on the thread fails the extract, at the next write or when a file closes, once every table
+handed over is written or failed. Size rotation (`file_max_bytes`, which the project does not set) sees the
+bytes written so far, up to `PENDING_TABLES` tables behind.
 """
 
 import io
+import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dlt.common.data_writers import writers as dlt_writers
 from dlt.common.data_writers.writers import ArrowToParquetWriter
+
+logger = logging.getLogger(__name__)
 
 # Tables handed to the writer thread and not yet written, across all files: each holds up to 20,000 rows
 # (arrow_pages.TABLE_ROWS), about 5 MB; the extract waits rather than hold more.
@@ -46,30 +51,42 @@ class _WriterThread:
     def submit(self, writer: pq.ParquetWriter, table: pa.Table, row_group_size: int | None) -> None:
         with self._lock:
             while len(self._pending) >= PENDING_TABLES:
-                self._pending.popleft().result()
+                if self._pending[0].exception() is not None:  # waits for the oldest write to end
+                    self._settle()  # raises its error once the others have ended too
+                self._pending.popleft()
             self._pending.append(self._pool.submit(writer.write_table, table, row_group_size=row_group_size))
 
     def drain(self) -> None:
         """Waits for every table handed over; raises the first write that failed."""
         with self._lock:
-            while self._pending:
-                self._pending.popleft().result()
+            self._settle()
+
+    def _settle(self) -> None:
+        # Every pending write ends before a failure is raised: no file may be closed while one is written.
+        pending, self._pending = list(self._pending), deque()
+        wait(pending)
+        for future in pending:
+            if (error := future.exception()) is not None:
+                raise error
 
 
 _THREAD = _WriterThread()
+_OPEN: set["_ParquetFileOnThread"] = set()  # closed at the end of a failed block, if dlt left them open
 
 
 class _ParquetFileOnThread:
     """What dlt's writer calls `self.writer`: a pyarrow ParquetWriter on a native file, written on the thread."""
 
     def __init__(
-        self, writer: pq.ParquetWriter, sink: pa.NativeFile, path: str, python_file: io.IOBase
+        self, writer: pq.ParquetWriter, sink: pa.NativeFile, path: str, python_file: io.BufferedWriter
     ) -> None:
         self._writer, self._sink, self._path, self._python_file = writer, sink, path, python_file
         self.schema = writer.schema
+        _OPEN.add(self)
 
     def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
-        # pyarrow checks this in write_table; checked here, a mismatch still raises where dlt expects it.
+        # pyarrow's own check in `write_table` (parquet/core.py), made before the table goes to the thread, so
+        # that a mismatch raises where dlt expects it.
         if not table.schema.equals(self.schema, check_metadata=False):
             raise ValueError(
                 f"Table schema does not match schema used to create file:\ntable:\n{table.schema}"
@@ -80,6 +97,7 @@ class _ParquetFileOnThread:
         self._python_file.seek(os.path.getsize(self._path))
 
     def close(self) -> None:
+        _OPEN.discard(self)
         try:
             _THREAD.drain()
         finally:
@@ -93,12 +111,12 @@ class _ParquetFileOnThread:
 class ArrowToParquetOnThread(ArrowToParquetWriter):
     """dlt's arrow-to-parquet writer, with the same settings, writing on the writer thread."""
 
-    def _create_writer(self, schema: pa.Schema) -> Any:
+    def _create_writer(self, schema: pa.Schema) -> pq.ParquetWriter | _ParquetFileOnThread:
         python_file = self._f
-        path = getattr(python_file, "name", None)
-        if not isinstance(python_file, io.BufferedWriter) or not isinstance(path, str):
-            return super()._create_writer(schema)  # not a plain file on disk: written as dlt writes it
-        self._f = sink = pa.OSFile(path, "wb")
+        if self.parquet_format.flavor or not isinstance(python_file, io.BufferedWriter):
+            # A flavor changes the table before pyarrow's schema check; not a file on disk: written as dlt does.
+            return super()._create_writer(schema)
+        self._f = sink = pa.OSFile(python_file.name, "wb")
         try:
             writer = super()._create_writer(schema)
         except BaseException:
@@ -106,22 +124,34 @@ class ArrowToParquetOnThread(ArrowToParquetWriter):
             raise
         finally:
             self._f = python_file
-        return _ParquetFileOnThread(writer, sink, path, python_file)
+        return _ParquetFileOnThread(writer, sink, python_file.name, python_file)
 
 
 @contextmanager
 def parquet_written_on_a_thread() -> Iterator[None]:
     """While open, dlt writes arrow tables to parquet with `ArrowToParquetOnThread`. Every table handed over is
-    written before the block ends; after a block that failed, a write that fails too is not raised again."""
+    written before the block ends. After a block that failed, a write that failed too is logged, not raised
+    over the block's error, and files that dlt left open are closed."""
     original = dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET]
     dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = ArrowToParquetOnThread
     try:
         yield
     except BaseException:
-        with suppress(Exception):
-            _THREAD.drain()
+        _close_left_open()
         raise
     else:
         _THREAD.drain()
     finally:
         dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = original
+
+
+def _close_left_open() -> None:
+    try:
+        _THREAD.drain()
+    except Exception as error:
+        logger.warning("A parquet file of the failed extract could not be written either: %s", error)
+    for left_open in list(_OPEN):
+        try:
+            left_open.close()
+        except Exception as error:
+            logger.debug("Closing a parquet file of the failed extract: %s", error)

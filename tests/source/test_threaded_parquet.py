@@ -1,9 +1,13 @@
 """run_load's slices of messages are written to parquet on a thread (pipelines/threaded_parquet.py): the same
 files as dlt's own writer, the failures as loud, and only while the block is open."""
 
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
+from itertools import islice
 from pathlib import Path
 
 import dlt
@@ -78,11 +82,17 @@ def test_files_rotate_by_size_on_the_thread_too(tmp_path: Path):
 
 
 def test_a_write_that_fails_on_the_thread_fails_the_extract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The write fails while the next one is pending: the extract fails once both have ended, commits nothing
+    and leaves no file open; the next extract in the process is not troubled by it."""
     write_table = pq.ParquetWriter.write_table
+    writes: list[int] = []
 
     def failing(self: pq.ParquetWriter, *args, **kwargs) -> None:
         if threading.current_thread().name.startswith(WRITER_THREAD):
-            raise OSError("No space left on device")
+            writes.append(len(writes))
+            time.sleep(0.05)
+            if len(writes) == 3:
+                raise OSError("No space left on device")
         write_table(self, *args, **kwargs)
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
@@ -92,10 +102,35 @@ def test_a_write_that_fails_on_the_thread_fails_the_extract(tmp_path: Path, monk
 
     assert "No space left on device" in str(failed.value)
     assert not pipeline.list_extracted_load_packages()
+    assert not _open_parquet_files()
     assert DataWriter.writer_class_from_spec(ArrowToParquetWriter.writer_spec()) is ArrowToParquetWriter
     monkeypatch.undo()
-    pipeline.extract(_events())  # the next extract writes as dlt does
+    with parquet_written_on_a_thread():
+        pipeline.extract(_events())
     assert len(pipeline.list_extracted_load_packages()) == 1
+
+
+def test_a_source_that_fails_midway_leaves_no_file_open(tmp_path: Path):
+    @dlt.resource(name="events", file_format="parquet")
+    def failing_events() -> Iterator[object]:
+        yield from islice(_event_batches(), 7)
+        raise RuntimeError("the API went away")
+
+    pipeline = _pipeline(tmp_path)
+    with pytest.raises(PipelineStepFailed, match="the API went away"), parquet_written_on_a_thread():
+        pipeline.extract(failing_events())
+
+    assert not _open_parquet_files()
+    assert not pipeline.list_extracted_load_packages()
+
+
+def _open_parquet_files() -> list[str]:
+    """The parquet files this process holds open (Linux: /proc/self/fd)."""
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return [path for path in paths if path.endswith(".parquet")]
 
 
 class _Extracted:
@@ -133,6 +168,10 @@ def _pipeline(directory: Path) -> dlt.Pipeline:
 
 @dlt.resource(name="events", file_format="parquet")
 def _events() -> Iterator[object]:
+    yield from _event_batches()
+
+
+def _event_batches() -> Iterator[object]:
     """Arrow tables for `events` and a table variant, `events__tags`; the later batches carry a new column."""
     for batch in range(12):
         ids = pa.array(range(batch * 2_000, (batch + 1) * 2_000), pa.int64())
