@@ -52,9 +52,8 @@ def test_run_load_writes_the_slices_parquet_on_the_writer_thread(
     load_from(emulator, pipeline, messages_per_load=1_000)
 
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
-    assert (
-        writing_threads[f"{WRITER_THREAD} messages"] >= 2 * 2
-    )  # messages and entities of two slices or more
+    slices_tables = 2 * 2  # `messages` and `messages__entities` of two slices at least
+    assert writing_threads[f"{WRITER_THREAD} messages"] >= slices_tables
     assert writing_threads["MainThread messages"] == 0
     assert DataWriter.writer_class_from_spec(ArrowToParquetWriter.writer_spec()) is ArrowToParquetWriter
 
