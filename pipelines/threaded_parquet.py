@@ -11,7 +11,8 @@ Performance, round 18).
 So, while `parquet_written_on_a_thread()` is open, dlt's arrow-to-parquet writer is this subclass: it opens the
 same file again as a native pyarrow file (no GIL to write it) and hands each table to one writer thread, at most
 `PENDING_TABLES` at a time. dlt picks the writer class from a table of its module when the extract creates each
-table's writer, so the swap is process-wide while open: meant around one extract at a time.
+table's writer, so the swap is process-wide while a block is open, and dlt's own class is back once the last
+open block ends.
 
 A write that fails on the thread fails the extract, at the next write or when a file closes, once every table
 handed over is written or failed. Size rotation (`file_max_bytes`, which the project does not set) sees the
@@ -127,13 +128,38 @@ class ArrowToParquetOnThread(ArrowToParquetWriter):
         return _ParquetFileOnThread(writer, sink, python_file.name, python_file)
 
 
+class _Swap:
+    """dlt's writer class swapped while at least one block is open, so that blocks open at once on several
+    threads (two runs in one process) put dlt's own back only when the last one ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open_blocks = 0
+        self._original: type[ArrowToParquetWriter] | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._open_blocks == 0:
+                self._original = dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET]
+                dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = ArrowToParquetOnThread
+            self._open_blocks += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open_blocks -= 1
+            if self._open_blocks == 0 and self._original is not None:
+                dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = self._original
+
+
+_SWAP = _Swap()
+
+
 @contextmanager
 def parquet_written_on_a_thread() -> Iterator[None]:
     """While open, dlt writes arrow tables to parquet with `ArrowToParquetOnThread`. Every table handed over is
     written before the block ends. After a block that failed, a write that failed too is logged, not raised
     over the block's error, and files that dlt left open are closed."""
-    original = dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET]
-    dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = ArrowToParquetOnThread
+    _SWAP.enter()
     try:
         yield
     except BaseException:
@@ -142,7 +168,7 @@ def parquet_written_on_a_thread() -> Iterator[None]:
     else:
         _THREAD.drain()
     finally:
-        dlt_writers.WRITER_SPECS[_ARROW_TO_PARQUET] = original
+        _SWAP.leave()
 
 
 def _close_left_open() -> None:

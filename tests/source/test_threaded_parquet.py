@@ -132,6 +132,18 @@ def _open_parquet_files() -> list[str]:
     return [path for path in paths if path.endswith(".parquet")]
 
 
+def test_dlt_writer_is_back_once_the_last_open_block_ends():
+    """Blocks open at once, as two runs on two threads of one process would, ending in another order."""
+    spec = ArrowToParquetWriter.writer_spec()
+    first, second = parquet_written_on_a_thread(), parquet_written_on_a_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert DataWriter.writer_class_from_spec(spec) is not ArrowToParquetWriter
+    second.__exit__(None, None, None)
+    assert DataWriter.writer_class_from_spec(spec) is ArrowToParquetWriter
+
+
 class _Extracted:
     def __init__(self, pipeline: dlt.Pipeline, info) -> None:
         # (table, file size, rows) of each file the extract wrote, as dlt's metrics count them.
