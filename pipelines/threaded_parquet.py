@@ -9,10 +9,10 @@ itself: dlt 1.31's file import cannot reach the child tables, which are table va
 Performance, round 18).
 
 So, while `parquet_written_on_a_thread()` is open, dlt's arrow-to-parquet writer is this subclass: it opens the
-same file again as a native pyarrow file (no GIL to write it) and hands each table to one writer thread, at most
-`PENDING_TABLES` at a time. dlt picks the writer class from a table of its module when the extract creates each
-table's writer, so the swap is process-wide while a block is open, and dlt's own class is back once the last
-open block ends.
+same file again as a native pyarrow file (no GIL to write it) and hands each table to the block's writer
+thread, at most `PENDING_TABLES` at a time. dlt picks the writer class from a table of its module when the
+extract creates each table's writer, so the class is swapped process-wide while a block is open (dlt's own is
+back once the last open block ends); only an extract on the block's own thread writes on the writer thread.
 
 A write that fails on the thread fails the extract, at the next write or when a file closes, once every table
 handed over is written or failed. Size rotation (`file_max_bytes`, which the project does not set) sees the
@@ -42,25 +42,24 @@ _ARROW_TO_PARQUET = ArrowToParquetWriter.writer_spec()
 
 
 class _WriterThread:
-    """One thread that writes tables in the order they were handed over, at most PENDING_TABLES behind."""
+    """One thread that writes a block's tables in the order they were handed over, at most PENDING_TABLES
+    behind; it knows the files it writes that are still open."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
-        self._lock = threading.Lock()
+        self.open_files: set[_ParquetFileOnThread] = set()
 
     def submit(self, writer: pq.ParquetWriter, table: pa.Table, row_group_size: int | None) -> None:
-        with self._lock:
-            while len(self._pending) >= PENDING_TABLES:
-                if self._pending[0].exception() is not None:  # waits for the oldest write to end
-                    self._settle()  # raises its error once the others have ended too
-                self._pending.popleft()
-            self._pending.append(self._pool.submit(writer.write_table, table, row_group_size=row_group_size))
+        while len(self._pending) >= PENDING_TABLES:
+            if self._pending[0].exception() is not None:  # waits for the oldest write to end
+                self._settle()  # raises its error once the others have ended too
+            self._pending.popleft()
+        self._pending.append(self._pool.submit(writer.write_table, table, row_group_size=row_group_size))
 
     def drain(self) -> None:
         """Waits for every table handed over; raises the first write that failed."""
-        with self._lock:
-            self._settle()
+        self._settle()
 
     def _settle(self) -> None:
         # Every pending write ends before a failure is raised: no file may be closed while one is written.
@@ -70,20 +69,40 @@ class _WriterThread:
             if (error := future.exception()) is not None:
                 raise error
 
-
-_THREAD = _WriterThread()
-_OPEN: set["_ParquetFileOnThread"] = set()  # closed at the end of a failed block, if dlt left them open
+    def end(self, failed: bool) -> None:
+        """At the end of the block: every table written; after a failed block, a write that failed too is
+        logged, not raised over the block's error, and the files dlt left open are closed."""
+        try:
+            if not failed:
+                self.drain()
+                return
+            try:
+                self.drain()
+            except Exception as error:
+                logger.warning("A parquet file of the failed extract could not be written either: %s", error)
+            for left_open in list(self.open_files):
+                try:
+                    left_open.close()
+                except Exception as error:
+                    logger.debug("Closing a parquet file of the failed extract: %s", error)
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class _ParquetFileOnThread:
     """What dlt's writer calls `self.writer`: a pyarrow ParquetWriter on a native file, written on the thread."""
 
     def __init__(
-        self, writer: pq.ParquetWriter, sink: pa.NativeFile, path: str, python_file: io.BufferedWriter
+        self,
+        writer: pq.ParquetWriter,
+        sink: pa.NativeFile,
+        python_file: io.BufferedWriter,
+        writer_thread: _WriterThread,
     ) -> None:
-        self._writer, self._sink, self._path, self._python_file = writer, sink, path, python_file
+        self._writer, self._sink, self._python_file, self._thread = writer, sink, python_file, writer_thread
+        self._path = python_file.name
         self.schema = writer.schema
-        _OPEN.add(self)
+        writer_thread.open_files.add(self)
 
     def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
         # pyarrow's own check in `write_table` (parquet/core.py), made before the table goes to the thread, so
@@ -93,14 +112,14 @@ class _ParquetFileOnThread:
                 f"Table schema does not match schema used to create file:\ntable:\n{table.schema}"
                 f" vs.\nfile:\n{self.schema}"
             )
-        _THREAD.submit(self._writer, table, row_group_size)
+        self._thread.submit(self._writer, table, row_group_size)
         # dlt rotates files by size with `tell()` on its own file object: moved to what is written so far.
         self._python_file.seek(os.path.getsize(self._path))
 
     def close(self) -> None:
-        _OPEN.discard(self)
+        self._thread.open_files.discard(self)
         try:
-            _THREAD.drain()
+            self._thread.drain()
         finally:
             try:
                 self._writer.close()
@@ -109,13 +128,23 @@ class _ParquetFileOnThread:
         self._python_file.seek(os.path.getsize(self._path))  # dlt's metrics read the size from it
 
 
+# The writer thread of the block open on the current thread, if any.
+_BLOCK = threading.local()
+
+
 class ArrowToParquetOnThread(ArrowToParquetWriter):
-    """dlt's arrow-to-parquet writer, with the same settings, writing on the writer thread."""
+    """dlt's arrow-to-parquet writer, with the same settings, writing on the writer thread of the block open on
+    the thread that extracts; written as dlt writes it anywhere else."""
 
     def _create_writer(self, schema: pa.Schema) -> pq.ParquetWriter | _ParquetFileOnThread:
         python_file = self._f
-        if self.parquet_format.flavor or not isinstance(python_file, io.BufferedWriter):
-            # A flavor changes the table before pyarrow's schema check; not a file on disk: written as dlt does.
+        writer_thread: _WriterThread | None = getattr(_BLOCK, "writer_thread", None)
+        # A flavor changes the table before pyarrow's schema check; not a file on disk: written as dlt does.
+        if (
+            writer_thread is None
+            or self.parquet_format.flavor
+            or not isinstance(python_file, io.BufferedWriter)
+        ):
             return super()._create_writer(schema)
         self._f = sink = pa.OSFile(python_file.name, "wb")
         try:
@@ -125,7 +154,7 @@ class ArrowToParquetOnThread(ArrowToParquetWriter):
             raise
         finally:
             self._f = python_file
-        return _ParquetFileOnThread(writer, sink, python_file.name, python_file)
+        return _ParquetFileOnThread(writer, sink, python_file, writer_thread)
 
 
 class _Swap:
@@ -156,28 +185,19 @@ _SWAP = _Swap()
 
 @contextmanager
 def parquet_written_on_a_thread() -> Iterator[None]:
-    """While open, dlt writes arrow tables to parquet with `ArrowToParquetOnThread`. Every table handed over is
-    written before the block ends. After a block that failed, a write that failed too is logged, not raised
-    over the block's error, and files that dlt left open are closed."""
+    """While open, the arrow tables that dlt writes to parquet on the current thread are written on a writer
+    thread of this block's own, all of them before the block ends. After a block that failed, a write that
+    failed too is logged, not raised over the block's error, and files that dlt left open are closed."""
+    writer_thread, outer = _WriterThread(), getattr(_BLOCK, "writer_thread", None)
+    _BLOCK.writer_thread = writer_thread
     _SWAP.enter()
+    failed = True
     try:
         yield
-    except BaseException:
-        _close_left_open()
-        raise
-    else:
-        _THREAD.drain()
+        failed = False
     finally:
-        _SWAP.leave()
-
-
-def _close_left_open() -> None:
-    try:
-        _THREAD.drain()
-    except Exception as error:
-        logger.warning("A parquet file of the failed extract could not be written either: %s", error)
-    for left_open in list(_OPEN):
         try:
-            left_open.close()
-        except Exception as error:
-            logger.debug("Closing a parquet file of the failed extract: %s", error)
+            writer_thread.end(failed)
+        finally:
+            _BLOCK.writer_thread = outer
+            _SWAP.leave()

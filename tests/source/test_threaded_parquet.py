@@ -133,15 +133,45 @@ def _open_parquet_files() -> list[str]:
 
 
 def test_dlt_writer_is_back_once_the_last_open_block_ends():
-    """Blocks open at once, as two runs on two threads of one process would, ending in another order."""
+    """Two runs of one process, each extracting on its own thread in a block of its own; the first to start
+    ends first."""
     spec = ArrowToParquetWriter.writer_spec()
-    first, second = parquet_written_on_a_thread(), parquet_written_on_a_thread()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert DataWriter.writer_class_from_spec(spec) is not ArrowToParquetWriter
-    second.__exit__(None, None, None)
+    first_open, second_open, first_done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, type] = {}
+
+    def first() -> None:
+        with parquet_written_on_a_thread():
+            first_open.set()
+            second_open.wait(5)
+        first_done.set()
+
+    def second() -> None:
+        first_open.wait(5)
+        with parquet_written_on_a_thread():
+            second_open.set()
+            first_done.wait(5)
+            seen["after the first ended"] = DataWriter.writer_class_from_spec(spec)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert seen["after the first ended"] is not ArrowToParquetWriter
     assert DataWriter.writer_class_from_spec(spec) is ArrowToParquetWriter
+
+
+def test_an_extract_on_another_thread_writes_as_dlt_does(tmp_path: Path, writing_threads):
+    """While a block is open on one thread, the writer class is swapped for the whole process; an extract on a
+    thread with no block of its own still writes on its own thread."""
+    with parquet_written_on_a_thread():
+        other = threading.Thread(target=_extract, args=(tmp_path,), name="other_extract")
+        other.start()
+        other.join(60)
+
+    assert writing_threads["other"] > 0
+    assert writing_threads[WRITER_THREAD] == 0
 
 
 class _Extracted:
