@@ -53,16 +53,13 @@ class _WriterThread:
     def submit(self, writer: pq.ParquetWriter, table: pa.Table, row_group_size: int | None) -> None:
         while len(self._pending) >= PENDING_TABLES:
             if self._pending[0].exception() is not None:  # waits for the oldest write to end
-                self._settle()  # raises its error once the others have ended too
+                self.drain()  # raises its error once the others have ended too
             self._pending.popleft()
         self._pending.append(self._pool.submit(writer.write_table, table, row_group_size=row_group_size))
 
     def drain(self) -> None:
-        """Waits for every table handed over; raises the first write that failed."""
-        self._settle()
-
-    def _settle(self) -> None:
-        # Every pending write ends before a failure is raised: no file may be closed while one is written.
+        """Waits for every table handed over; raises the first write that failed. Every pending write ends
+        before a failure is raised: no file may be closed while one of its tables is being written."""
         pending, self._pending = list(self._pending), deque()
         wait(pending)
         for future in pending:
