@@ -156,15 +156,13 @@ def _load_slices(
     restored = False
     with BackgroundLoad(pipeline) as loads:
         if "messages" in source.selected_resources:
-            with one_file_per_slice(pipeline, messages_per_load), parquet_written_on_a_thread():
-                pipeline.extract(slices(), refresh=refresh, schema=schema)
+            _extract_slice(pipeline, slices(), messages_per_load, refresh=refresh, schema=schema)
             schema = None  # the pipeline has it now
             while more_messages(pipeline):
                 # This slice's package loads on a thread while the next slice is read.
                 _add_rows(rows, loads.normalize_and_start())
                 logger.info("Loading the next slice of messages")
-                with one_file_per_slice(pipeline, messages_per_load), parquet_written_on_a_thread():
-                    pipeline.extract(slices())
+                _extract_slice(pipeline, slices(), messages_per_load)
             if others:
                 # The other tables are read while the last slice of messages loads.
                 _add_rows(rows, loads.normalize_and_start())
@@ -180,6 +178,14 @@ def _load_slices(
             # row (the other tables unchanged since an earlier run): then it is stored here.
             pipeline.sync_schema(source.name)
     return load_info, rows
+
+
+def _extract_slice(
+    pipeline: dlt.Pipeline, source: DltSource, messages_per_load: int | None, **options: Any
+) -> None:
+    """One slice of messages extracted: each table to one file, the parquet written on a thread."""
+    with one_file_per_slice(pipeline, messages_per_load), parquet_written_on_a_thread():
+        pipeline.extract(source, **options)
 
 
 def one_file_per_slice(pipeline: dlt.Pipeline, messages_per_load: int | None) -> AbstractContextManager[None]:
