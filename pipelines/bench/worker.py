@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dlt
 
+from pipelines.bench import thread_cpu
 from pipelines.bench.baseline import TUNED_FILE_FORMAT, TUNED_SETTINGS, baseline_source
 from pipelines.bench.cpu_time import process_cpu_seconds
 from pipelines.loading import build_pipeline, capped_duckdb, run_load, table_row_counts
@@ -123,10 +124,13 @@ def _cpu_seconds() -> float:
 def _with_cpu_seconds(
     load: Callable[[argparse.Namespace, str], dict], args: argparse.Namespace, api_key: str
 ) -> dict:
-    """The run's figures, with its CPU seconds and, given `--emulator-pid`, the emulator's during the run."""
+    """The run's figures, with its CPU seconds (also by kind of thread) and, given `--emulator-pid`, the
+    emulator's during the run."""
     pid = args.emulator_pid
     started, emulator_started = _cpu_seconds(), process_cpu_seconds(pid) if pid else 0.0
-    run = load(args, api_key) | {"cpu_s": _cpu_seconds() - started}
+    with thread_cpu.cpu_by_thread_kind() as by_thread_kind:
+        run = load(args, api_key)
+    run |= {"cpu_s": _cpu_seconds() - started, "cpu_by_thread_kind_s": by_thread_kind}
     if pid:
         run["emulator_cpu_s"] = process_cpu_seconds(pid) - emulator_started
     return run
@@ -143,6 +147,7 @@ def main() -> None:
     parser.add_argument("--backfill-windows", type=int, default=DEFAULT_BACKFILL_WINDOWS)
     parser.add_argument("--emulator-pid", type=int, help="also count this emulator's CPU seconds in each run")
     args = parser.parse_args()
+    thread_cpu.install()  # before the load starts any thread
     api_key = os.environ["COMETCHAT_BENCH_API_KEY"]
     load = LOADERS[args.contender]
     runs = [_with_cpu_seconds(load, args, api_key) for _ in range(args.runs)]

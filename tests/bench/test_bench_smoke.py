@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -39,6 +41,15 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     assert throughput["ours_over_ceiling_at_floor"] >= throughput["ours_over_ceiling"] / 1.2
     assert throughput["ours_peak_tree_rss_mb"] > 0  # sampled, so it may miss the last few MB of a peak
     assert throughput["ours_noop_rerun_rows"] == 0
+    # Our CPU seconds by kind of thread: each kind that a run.py load uses did work, and they add up to the run's.
+    by_kind = {
+        key: value
+        for key, value in throughput.items()
+        if key.startswith("ours_cpu_") and key != "ours_cpu_floor_s"
+    }
+    for kind in ("main", "page_readers", "parquet_writer", "load_thread", "dlt_pools"):
+        assert by_kind[f"ours_cpu_{kind}_s"] > 0, kind
+    assert sum(by_kind.values()) == pytest.approx(throughput["ours_full_load_cpu_s"], rel=0.1, abs=0.2)
     assert results["rate_limited"]["ours_requests"] > 0
     memory = results["memory"]
     for size in (2_000, 4_000):
