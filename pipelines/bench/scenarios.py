@@ -131,7 +131,7 @@ def throughput(sizes: dict[str, int]) -> dict:
         "ours_peak_normalize_worker_rss_mb": ours["peak_child_rss_mb"],
         # Where our CPU seconds went: the main thread (the reshape, dlt's extract), the page readers (HTTP, JSON
         # decoding), the load step's jobs (DuckDB), ...; see pipelines/bench/thread_cpu.py.
-        **{f"ours_cpu_{kind}_s": seconds for kind, seconds in full["cpu_by_thread_kind_s"].items()},
+        **{f"ours_thread_cpu_{kind}_s": seconds for kind, seconds in full["cpu_by_thread_kind_s"].items()},
     }
     for name, baseline in measured.items():
         result |= _baseline_figures(name, baseline, total, ours_rate, full["cpu_s"], floor_s)

@@ -2,8 +2,11 @@
 
 Each kind is known by the names the code gives its threads. A thread that ends during the load is counted as
 it ends (its own `time.thread_time()`, recorded by `Thread.run`); one still alive, the main thread included, is
-read through its CPU clock when the load ends. A thread's CPU from before the load is left out. What no Python
-thread accounts for (threads that native code starts) is the `other` kind: the process's CPU less the rest.
+read through its CPU clock when the load ends. A thread's CPU from before the load is left out. `other` is what
+no named thread accounts for: the process's CPU less the rest (dlt's telemetry thread, threads that native code
+starts, and a thread whose class replaces `run` without calling it, such as `threading.Timer`).
+
+One block at a time per process: each block starts the record of ended threads afresh.
 """
 
 import resource
@@ -19,13 +22,16 @@ KINDS = (
     ("cometchat-window", "page_readers"),
     ("cometchat-pages", "page_readers"),
     ("cometchat-read-ahead", "page_readers"),
+    ("cometchat-viewers", "page_readers"),
+    ("cometchat-deadline", "page_readers"),  # the requests' deadline watchdog
     ("parquet-writer", "parquet_writer"),
     ("cometchat-load", "load_thread"),
-    ("dlt-pool", "dlt_pools"),  # the load step's jobs (DuckDB's inserts) and the extract's deferred items
+    ("dlt-pool", "dlt_pools"),  # the load step's jobs and the extract's deferred items
 )
 OTHER = "other"
 
-_ended: list[tuple[int, str, float]] = []  # (native id, name, CPU seconds at its end) of each ended thread
+_ended: dict[threading.Thread, float] = {}  # CPU seconds of each thread at its end
+# Held while a block reads the threads alive, so that a thread ending meanwhile is either alive or ended.
 _ended_lock = threading.Lock()
 _installed = False
 
@@ -35,7 +41,7 @@ def kind_of(thread_name: str) -> str:
 
 
 def install() -> None:
-    """From now on, every thread of this process records its CPU seconds as it ends. Idempotent."""
+    """From now on, every thread of this process records its CPU seconds as it ends. Once per process."""
     global _installed
     if _installed:
         return
@@ -46,23 +52,20 @@ def install() -> None:
             run(thread)
         finally:
             with _ended_lock:
-                _ended.append((threading.get_native_id(), thread.name, time.thread_time()))
+                _ended[thread] = time.thread_time()
 
     threading.Thread.run = run_and_record  # type: ignore[method-assign]
     _installed = True
 
 
-def _alive() -> dict[int, tuple[str, float]]:
-    """CPU seconds so far of each Python thread alive now, by native id."""
+def _alive() -> dict[threading.Thread, float]:
+    """CPU seconds so far of each Python thread alive now."""
     seconds = {}
     for thread in threading.enumerate():
-        if thread.ident is None or thread.native_id is None:
+        if thread.ident is None:
             continue
         try:
-            seconds[thread.native_id] = (
-                thread.name,
-                time.clock_gettime(time.pthread_getcpuclockid(thread.ident)),
-            )
+            seconds[thread] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
         except OSError:  # ended between the listing and the read: recorded by `install`'s hook instead
             continue
     return seconds
@@ -80,18 +83,16 @@ def cpu_by_thread_kind() -> Iterator[dict[str, float]]:
     if not _installed:
         raise RuntimeError("thread_cpu.install() was not called: threads ending in the block would be missed")
     with _ended_lock:
+        before = _alive()
         _ended.clear()
-    before, process_before = _alive(), _process_cpu_seconds()
+    process_before = _process_cpu_seconds()
     by_kind: dict[str, float] = {}
     yield by_kind
-    after, process_seconds = _alive(), _process_cpu_seconds() - process_before
     with _ended_lock:
-        ended = list(_ended)
+        at_end = {**_alive(), **_ended}  # a thread that has recorded its end counts by that record
+    process_seconds = _process_cpu_seconds() - process_before
     totals: Counter[str] = Counter()
-    for native_id, name, seconds in [*ended, *((native_id, *alive) for native_id, alive in after.items())]:
-        # A thread alive before the block counts from there (the system may give a later thread its id).
-        earlier = before.get(native_id)
-        start = earlier[1] if earlier is not None and earlier[0] == name and earlier[1] <= seconds else 0.0
-        totals[kind_of(name)] += seconds - start
-    totals[OTHER] += max(0.0, process_seconds - sum(totals.values()))
+    for thread, seconds in at_end.items():
+        totals[kind_of(thread.name)] += seconds - before.get(thread, 0.0)
+    totals[OTHER] += process_seconds - sum(totals.values())
     by_kind.update((kind, round(totals[kind], 3)) for kind in [*dict.fromkeys(k for _, k in KINDS), OTHER])

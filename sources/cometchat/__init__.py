@@ -335,7 +335,7 @@ def _conversations_per_viewer(client: CometChatClient, params: dict[str, str]) -
 
     A thread pool rather than dlt.defer: the whole list must pass through one generator to be digested.
     """
-    with ThreadPoolExecutor(max_workers=client.max_workers) as pool:
+    with ThreadPoolExecutor(max_workers=client.max_workers, thread_name_prefix="cometchat-viewers") as pool:
         viewers = unique_pages(client.pages("users", ahead=True), _by("uid"))
         for users_page in viewers:
             usable = [
