@@ -138,8 +138,9 @@ def table_item(name: str, table: pa.Table) -> Any:
 
 class _ArrowNotices(logging.Filter):
     """Drops notices dlt logs as warnings on every batch or load of message tables: that the JSON columns arrive
-    as text (their `json` hint is meant to win); where the destination takes no parquet (Postgres without
-    ADBC), that the arrow tables are converted to its insert format (what the row-wise path did anyway); that
+    as text (their `json` hint is meant to win), and, where rows are written as parquet, that their JSON values
+    become text; where the destination takes no parquet (Postgres without ADBC), that the arrow tables are
+    converted to its insert format (what the row-wise path did anyway); that
     `version_id`'s dedup_sort is not used when a package declares its staged rows deduplicated; and that the
     merge's column hints are not used where a package is appended."""
 
@@ -150,6 +151,9 @@ class _ArrowNotices(logging.Filter):
         "Staging data is declared as already deduplicated",
         # A package of new messages only is appended (`append_new_messages`): the merge's hints have no use there.
         'with write disposition "append" in schema "cometchat" will be ignored',
+        # Where rows with JSON columns are written as parquet (Postgres with an ADBC driver): JSON text is meant.
+        "Default conversion to `string` for `data_type=json` failed",
+        "Arrow nested values require serialization to STRING",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -6,14 +6,17 @@ run.py, with no `.dlt/config.toml` and no `loader_file_format` argument.
 """
 
 import importlib.util
+import logging
 from collections.abc import Iterable
 
 import dlt
 from dlt.common.configuration.container import Container
 from dlt.common.destination.capabilities import DestinationCapabilitiesContext
-from dlt.common.schema.typing import TFileFormat, TLoaderMergeStrategy, TTableFormat
+from dlt.common.schema.typing import TColumnSchema, TFileFormat, TLoaderMergeStrategy, TTableFormat
 
 from .errors import CometChatConfigError
+
+logger = logging.getLogger(__name__)
 
 LAKE_TABLE_FORMAT: TTableFormat = "delta"
 
@@ -28,26 +31,66 @@ def use_destination_hints() -> None:
     capabilities = destination_capabilities()
     if capabilities is None:
         return
+    resource = dlt.current.resource()
+    table = resource.table_name if isinstance(resource.table_name, str) else resource.name
     table_format = lake_table_format(capabilities)
     if not merge_strategies(capabilities, table_format):
         raise CometChatConfigError(
             "the destination cannot merge, and every CometChat table is merged (an append would duplicate "
             "edited messages and keep members who left); use a destination that merges"
         )
-    dlt.current.resource().apply_hints(
-        file_format=fast_file_format(capabilities), table_format=table_format or None
-    )
+    resource.apply_hints(file_format=fast_file_format(capabilities, table), table_format=table_format or None)
 
 
-def fast_file_format(capabilities: DestinationCapabilitiesContext) -> TFileFormat:
+def fast_file_format(capabilities: DestinationCapabilitiesContext, table: str | None = None) -> TFileFormat:
     """Parquet where the destination loads it natively (about 7x faster than insert_values into DuckDB), else
-    the destination's preferred format. Postgres without an ADBC driver thus gets insert_values, no warning."""
+    the destination's preferred format. Postgres without an ADBC driver thus gets insert_values, no warning.
+
+    `table`: the table the format is for. Postgres with an ADBC driver creates JSON columns as `json` for a
+    parquet load and as `jsonb` for any other, and its parquet copy cannot write into `jsonb`. So there a table
+    gets parquet only where the destination holds no column of it (nor of its staging copy) of the other type:
+    a pipeline that loaded before the driver was installed goes on loading insert_values."""
     supported = list(capabilities.supported_loader_file_formats or ())
     if capabilities.loader_file_format_selector is not None:
         _, supported = capabilities.loader_file_format_selector(
             capabilities.preferred_loader_file_format, supported, table_schema={}
         )
-    return "parquet" if "parquet" in supported else "preferred"
+    if "parquet" not in supported:
+        return "preferred"
+    json_type_elsewhere = _json_type_outside_parquet(capabilities)
+    if table is not None and json_type_elsewhere and _holds_columns_of_type(table, json_type_elsewhere):
+        return "preferred"
+    return "parquet"
+
+
+def _json_type_outside_parquet(capabilities: DestinationCapabilitiesContext) -> str | None:
+    """The destination type of a JSON column loaded from any file but parquet, where parquet makes another."""
+    if capabilities.type_mapper is None:  # a destination that creates no tables (filesystem)
+        return None
+    mapper = capabilities.get_type_mapper()
+    column: TColumnSchema = {"name": "payload", "data_type": "json", "nullable": True}
+    in_parquet = mapper.to_destination_type(column, {"name": "table", "file_format": "parquet"})  # type: ignore[typeddict-item]
+    elsewhere = mapper.to_destination_type(column, {"name": "table"})  # type: ignore[typeddict-item]
+    return None if in_parquet == elsewhere else elsewhere
+
+
+def _holds_columns_of_type(table: str, data_type: str) -> bool:
+    """Whether the running pipeline's dataset or staging dataset has a column of `table` of `data_type`; True
+    where that cannot be read (the safe answer)."""
+    query = (
+        "SELECT count(*) FROM information_schema.columns"
+        " WHERE table_schema IN (%s, %s) AND table_name = %s AND data_type = %s"
+    )
+    try:
+        with dlt.current.pipeline().sql_client() as client:
+            names = (client.dataset_name, client.staging_dataset_name)
+            rows = client.execute_sql(query, *names, table, data_type)
+    except Exception as error:  # any destination problem: the other format, which always loads
+        logger.info(
+            "Loading %s without parquet: its column types could not be read (%s)", table, type(error).__name__
+        )
+        return True
+    return bool(rows and rows[0][0])
 
 
 def lake_table_format(capabilities: DestinationCapabilitiesContext) -> TTableFormat | None:

@@ -1,6 +1,11 @@
-"""PostgreSQL, a real server: exact after an incremental run with edits and deletes, no ADBC/parquet warnings."""
+"""PostgreSQL, a real server: exact after an incremental run with edits and deletes, no ADBC/parquet warnings.
+
+The dev install has dlt's ADBC driver for Postgres (the `postgres` extra), so the source loads parquet there,
+with JSON columns as `json`; without it, insert_values with `jsonb`, which a parquet load cannot write into."""
 
 import dlt
+from dlt.destinations._adbc_jobs import has_adbc_driver
+from dlt.destinations.impl.postgres.factory import get_adbc_driver_location
 
 from pipelines.loading import run_load
 from tests.source.changes import change_everything
@@ -21,16 +26,73 @@ def postgres_pipeline(name: str, postgres_uri: str, dataset_name: str, tmp_path)
 
 
 def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri, tmp_path):
+    assert has_adbc_driver(get_adbc_driver_location())[0], "the dev install has the ADBC driver"
     emulator = make_emulator(seed=11, messages=1500)
     pipeline = postgres_pipeline("cometchat_pg", postgres_uri, "chat_incremental", tmp_path)
     load_from(emulator, pipeline)
+    first_run = set(pipeline.list_completed_load_packages())
     change_everything(emulator)
 
-    summary = load_from(emulator, pipeline)
+    load_from(emulator, pipeline)
 
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
-    jobs = summary.load_info.load_packages[0].jobs["completed_jobs"]
-    assert {job.job_file_info.file_format for job in jobs} <= {"insert_values", "sql"}
+    assert json_column_types(pipeline) == dict.fromkeys(JSON_TABLES, "json")
+    assert file_formats(pipeline, JSON_TABLES, first_run) == {"parquet"}
+
+
+def test_postgres_loaded_without_adbc_goes_on_with_insert_values_once_it_is_installed(
+    make_emulator, postgres_uri, tmp_path, monkeypatch
+):
+    emulator = make_emulator(seed=12, messages=600)
+    pipeline = postgres_pipeline("cometchat_pg_no_adbc", postgres_uri, "chat_no_adbc", tmp_path)
+    monkeypatch.setenv("DISABLE_ADBC_DETECTION", "true")  # dlt's switch: as if the driver were not installed
+    load_from(emulator, pipeline)
+    assert file_formats(pipeline, JSON_TABLES) == {"insert_values"}
+    first_run = set(pipeline.list_completed_load_packages())
+    monkeypatch.delenv("DISABLE_ADBC_DETECTION")
+    change_everything(emulator)
+
+    # A parquet load into the `jsonb` columns would fail: the tables with JSON columns keep insert_values.
+    load_from(emulator, pipeline)
+
+    assert_matches_ground_truth(pipeline, emulator.ground_truth())
+    assert json_column_types(pipeline) == dict.fromkeys(JSON_TABLES, "jsonb")
+    assert file_formats(pipeline, JSON_TABLES, first_run) == {"insert_values"}
+
+    # Starting over by dropping the dataset leaves its staging dataset, where `messages` keeps `jsonb`; the
+    # other tables are created again, as `json`.
+    with pipeline.sql_client() as client:
+        client.execute_sql(f"DROP SCHEMA {client.dataset_name} CASCADE")
+    again = postgres_pipeline("cometchat_pg_again", postgres_uri, "chat_no_adbc", tmp_path / "again")
+    load_from(emulator, again)
+
+    assert_matches_ground_truth(again, emulator.ground_truth())
+    assert file_formats(again, ["messages"]) == {"insert_values"}
+    assert file_formats(again, ["users", "groups"]) == {"parquet"}
+
+
+JSON_TABLES = ("users", "groups", "messages")
+
+
+def file_formats(pipeline: dlt.Pipeline, tables, before: set[str] = frozenset()) -> set[str]:
+    """The file formats `tables` were loaded from, in the pipeline's packages but those in `before` (the
+    merge's follow-up SQL jobs left out)."""
+    return {
+        job.job_file_info.file_format
+        for load_id in set(pipeline.list_completed_load_packages()) - before
+        for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
+        if job.job_file_info.table_name in tables and job.job_file_info.file_format != "sql"
+    }
+
+
+def json_column_types(pipeline: dlt.Pipeline) -> dict[str, str]:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "SELECT table_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND column_name = 'metadata'",
+            client.dataset_name,
+        )
+    return dict(rows)
 
 
 def test_run_py_loads_postgres_twice_without_warnings(make_emulator, postgres_uri, tmp_path):
