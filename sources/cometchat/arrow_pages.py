@@ -196,7 +196,9 @@ def use_child_table_merges(primary_key_only: bool) -> None:
     for kind in CHILD_KINDS:
         resource.apply_hints(
             table_name=child_table(kind),
-            file_format=fast_file_format(capabilities),
+            file_format=fast_file_format(
+                capabilities
+            ),  # no table: child tables have no JSON columns (CHILD_COLUMNS)
             table_format=table_format or None,
             create_table_variant=True,
         )

@@ -8,6 +8,7 @@ run.py, with no `.dlt/config.toml` and no `loader_file_format` argument.
 import importlib.util
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import dlt
 from dlt.common.configuration.container import Container
@@ -15,6 +16,7 @@ from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.schema.typing import TColumnSchema, TFileFormat, TLoaderMergeStrategy, TTableFormat
 
 from .errors import CometChatConfigError
+from .redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +35,28 @@ def use_destination_hints() -> None:
         return
     resource = dlt.current.resource()
     table = resource.table_name if isinstance(resource.table_name, str) else resource.name
+    columns = resource.columns if isinstance(resource.columns, dict) else None
+    # A table whose columns are not known here may have JSON columns; a table without any needs no check.
+    with_json = columns is None or any(column.get("data_type") == "json" for column in columns.values())
     table_format = lake_table_format(capabilities)
     if not merge_strategies(capabilities, table_format):
         raise CometChatConfigError(
             "the destination cannot merge, and every CometChat table is merged (an append would duplicate "
             "edited messages and keep members who left); use a destination that merges"
         )
-    resource.apply_hints(file_format=fast_file_format(capabilities, table), table_format=table_format or None)
+    file_format = fast_file_format(capabilities, table if with_json else None)
+    resource.apply_hints(file_format=file_format, table_format=table_format or None)
 
 
 def fast_file_format(capabilities: DestinationCapabilitiesContext, table: str | None = None) -> TFileFormat:
     """Parquet where the destination loads it natively (about 7x faster than insert_values into DuckDB), else
     the destination's preferred format. Postgres without an ADBC driver thus gets insert_values, no warning.
 
-    `table`: the table the format is for. Postgres with an ADBC driver creates JSON columns as `json` for a
-    parquet load and as `jsonb` for any other, and its parquet copy cannot write into `jsonb`. So there a table
-    gets parquet only where the destination holds no column of it (nor of its staging copy) of the other type:
-    a pipeline that loaded before the driver was installed goes on loading insert_values."""
+    `table`: a table with JSON columns that the format is for. Postgres with an ADBC driver creates JSON columns
+    as `json` for a parquet load and as `jsonb` for any other, and its parquet copy cannot write into `jsonb`.
+    So there such a table gets parquet only where the destination holds no column of it (nor of its staging
+    copy) of the other type: a pipeline that loaded before the driver was installed goes on loading
+    insert_values."""
     supported = list(capabilities.supported_loader_file_formats or ())
     if capabilities.loader_file_format_selector is not None:
         _, supported = capabilities.loader_file_format_selector(
@@ -57,8 +64,8 @@ def fast_file_format(capabilities: DestinationCapabilitiesContext, table: str | 
         )
     if "parquet" not in supported:
         return "preferred"
-    json_type_elsewhere = _json_type_outside_parquet(capabilities)
-    if table is not None and json_type_elsewhere and _holds_columns_of_type(table, json_type_elsewhere):
+    json_type = _json_type_outside_parquet(capabilities) if table is not None else None
+    if table is not None and json_type is not None and _holds_columns_of_type(table, json_type):
         return "preferred"
     return "parquet"
 
@@ -69,8 +76,11 @@ def _json_type_outside_parquet(capabilities: DestinationCapabilitiesContext) -> 
         return None
     mapper = capabilities.get_type_mapper()
     column: TColumnSchema = {"name": "payload", "data_type": "json", "nullable": True}
-    in_parquet = mapper.to_destination_type(column, {"name": "table", "file_format": "parquet"})  # type: ignore[typeddict-item]
-    elsewhere = mapper.to_destination_type(column, {"name": "table"})  # type: ignore[typeddict-item]
+    parquet_table: Any = {"name": "table", "file_format": "parquet"}
+    other_table: Any = {"name": "table"}
+    # As text: sqlalchemy's mapper returns type objects, which do not compare equal.
+    in_parquet = str(mapper.to_destination_type(column, parquet_table))
+    elsewhere = str(mapper.to_destination_type(column, other_table))
     return None if in_parquet == elsewhere else elsewhere
 
 
@@ -86,8 +96,12 @@ def _holds_columns_of_type(table: str, data_type: str) -> bool:
             names = (client.dataset_name, client.staging_dataset_name)
             rows = client.execute_sql(query, *names, table, data_type)
     except Exception as error:  # any destination problem: the other format, which always loads
-        logger.info(
-            "Loading %s without parquet: its column types could not be read (%s)", table, type(error).__name__
+        logger.warning(
+            "Loading %s without parquet: its column types could not be read (%s: %s); a table this load creates "
+            "keeps that format",
+            table,
+            type(error).__name__,
+            redact(str(error)),
         )
         return True
     return bool(rows and rows[0][0])

@@ -3,6 +3,8 @@
 The dev install has dlt's ADBC driver for Postgres (the `postgres` extra), so the source loads parquet there,
 with JSON columns as `json`; without it, insert_values with `jsonb`, which a parquet load cannot write into."""
 
+from collections.abc import Set as AbstractSet
+
 import dlt
 from dlt.destinations._adbc_jobs import has_adbc_driver
 from dlt.destinations.impl.postgres.factory import get_adbc_driver_location
@@ -37,7 +39,7 @@ def test_postgres_is_exact_after_an_incremental_run(make_emulator, postgres_uri,
 
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
     assert json_column_types(pipeline) == dict.fromkeys(JSON_TABLES, "json")
-    assert file_formats(pipeline, JSON_TABLES, first_run) == {"parquet"}
+    assert file_formats(pipeline, first_run) == {table: {"parquet"} for table in JSON_TABLES}
 
 
 def test_postgres_loaded_without_adbc_goes_on_with_insert_values_once_it_is_installed(
@@ -47,7 +49,7 @@ def test_postgres_loaded_without_adbc_goes_on_with_insert_values_once_it_is_inst
     pipeline = postgres_pipeline("cometchat_pg_no_adbc", postgres_uri, "chat_no_adbc", tmp_path)
     monkeypatch.setenv("DISABLE_ADBC_DETECTION", "true")  # dlt's switch: as if the driver were not installed
     load_from(emulator, pipeline)
-    assert file_formats(pipeline, JSON_TABLES) == {"insert_values"}
+    assert file_formats(pipeline) == {table: {"insert_values"} for table in JSON_TABLES}
     first_run = set(pipeline.list_completed_load_packages())
     monkeypatch.delenv("DISABLE_ADBC_DETECTION")
     change_everything(emulator)
@@ -57,7 +59,7 @@ def test_postgres_loaded_without_adbc_goes_on_with_insert_values_once_it_is_inst
 
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
     assert json_column_types(pipeline) == dict.fromkeys(JSON_TABLES, "jsonb")
-    assert file_formats(pipeline, JSON_TABLES, first_run) == {"insert_values"}
+    assert file_formats(pipeline, first_run) == {table: {"insert_values"} for table in JSON_TABLES}
 
     # Starting over by dropping the dataset leaves its staging dataset, where `messages` keeps `jsonb`; the
     # other tables are created again, as `json`.
@@ -67,22 +69,22 @@ def test_postgres_loaded_without_adbc_goes_on_with_insert_values_once_it_is_inst
     load_from(emulator, again)
 
     assert_matches_ground_truth(again, emulator.ground_truth())
-    assert file_formats(again, ["messages"]) == {"insert_values"}
-    assert file_formats(again, ["users", "groups"]) == {"parquet"}
+    assert file_formats(again) == {"users": {"parquet"}, "groups": {"parquet"}, "messages": {"insert_values"}}
 
 
 JSON_TABLES = ("users", "groups", "messages")
 
 
-def file_formats(pipeline: dlt.Pipeline, tables, before: set[str] = frozenset()) -> set[str]:
-    """The file formats `tables` were loaded from, in the pipeline's packages but those in `before` (the
-    merge's follow-up SQL jobs left out)."""
-    return {
-        job.job_file_info.file_format
-        for load_id in set(pipeline.list_completed_load_packages()) - before
-        for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]
-        if job.job_file_info.table_name in tables and job.job_file_info.file_format != "sql"
-    }
+def file_formats(pipeline: dlt.Pipeline, before: AbstractSet[str] = frozenset()) -> dict[str, set[str]]:
+    """The file formats each of JSON_TABLES was loaded from, in the pipeline's packages but those in `before`
+    (the merge's follow-up SQL jobs left out)."""
+    formats: dict[str, set[str]] = {}
+    for load_id in set(pipeline.list_completed_load_packages()) - before:
+        for job in pipeline.get_load_package_info(load_id).jobs["completed_jobs"]:
+            table, file_format = job.job_file_info.table_name, job.job_file_info.file_format
+            if table in JSON_TABLES and file_format != "sql":
+                formats.setdefault(table, set()).add(file_format)
+    return formats
 
 
 def json_column_types(pipeline: dlt.Pipeline) -> dict[str, str]:
