@@ -194,11 +194,10 @@ def use_child_table_merges(primary_key_only: bool) -> None:
     table_format = lake_table_format(capabilities)
     resource = dlt.current.resource()
     for kind in CHILD_KINDS:
+        # No table to `fast_file_format`: the child tables have no JSON columns (CHILD_COLUMNS).
         resource.apply_hints(
             table_name=child_table(kind),
-            file_format=fast_file_format(
-                capabilities
-            ),  # no table: child tables have no JSON columns (CHILD_COLUMNS)
+            file_format=fast_file_format(capabilities),
             table_format=table_format or None,
             create_table_variant=True,
         )
