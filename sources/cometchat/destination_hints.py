@@ -64,9 +64,10 @@ def fast_file_format(capabilities: DestinationCapabilitiesContext, table: str | 
         )
     if "parquet" not in supported:
         return "preferred"
-    json_type = _json_type_outside_parquet(capabilities) if table is not None else None
-    if table is not None and json_type is not None and _holds_columns_of_type(table, json_type):
-        return "preferred"
+    if table is not None:
+        json_type = _json_type_outside_parquet(capabilities)
+        if json_type is not None and _holds_columns_of_type(table, json_type):
+            return "preferred"
     return "parquet"
 
 
