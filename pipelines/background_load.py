@@ -14,15 +14,16 @@ loads one package, the oldest: the caller normalizes the next one meanwhile, and
 is joined.
 
 A load that fails on the thread is not reported from there: `wait()` hands the package back to dlt with
-`pipeline.load()`, which retries it and raises as a run would (`PipelineStepFailed`), or aborts it where the
-user configured `auto_abort_on_terminal_error` (the thread's step never aborts: dlt's clean-up of an aborted
-package belongs to the pipeline).
+`pipeline.load()` (or the caller's `load_again`), which retries it and raises as a run would
+(`PipelineStepFailed`), or aborts it where the user configured `auto_abort_on_terminal_error` (the thread's
+step never aborts: dlt's clean-up of an aborted package belongs to the pipeline).
 """
 
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 
@@ -43,8 +44,11 @@ class BackgroundLoad:
     joins it. Used as a context manager, so that no load is left running when the block ends, whatever ended
     it."""
 
-    def __init__(self, pipeline: dlt.Pipeline) -> None:
+    def __init__(self, pipeline: dlt.Pipeline, load_again: Callable[[], object] | None = None) -> None:
+        """`load_again`: how a package whose load failed on the thread is loaded on the caller's; by default
+        `pipeline.load()`, with the DuckDB database held open as for any package."""
         self.pipeline = pipeline
+        self._load_again = load_again or self._load_held_open
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -73,8 +77,7 @@ class BackgroundLoad:
                 "Loading the previous slice failed on the load thread (%s); loading it again",
                 type(error).__name__,
             )
-            with duckdb_held_open(self.pipeline):
-                self.pipeline.load()
+            self._load_again()
 
     def __enter__(self) -> "BackgroundLoad":
         return self
@@ -87,6 +90,10 @@ class BackgroundLoad:
         elif self._join():
             # The block failed: the package stays pending for the next run (see `run_load`), loaded or not.
             logger.warning("Waited for the load of the previous slice to end before stopping")
+
+    def _load_held_open(self) -> None:
+        with duckdb_held_open(self.pipeline):
+            self.pipeline.load()
 
     def _join(self) -> bool:
         """Whether a load had been started since the last join."""

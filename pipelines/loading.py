@@ -156,13 +156,13 @@ def _load_slices(
     restored = False
     with BackgroundLoad(pipeline) as loads:
         if "messages" in source.selected_resources:
-            _extract_slice(pipeline, slices(), messages_per_load, refresh=refresh, schema=schema)
+            extract_slice(pipeline, slices(), messages_per_load, refresh=refresh, schema=schema)
             schema = None  # the pipeline has it now
             while more_messages(pipeline):
                 # This slice's package loads on a thread while the next slice is read.
                 _add_rows(rows, loads.normalize_and_start())
                 logger.info("Loading the next slice of messages")
-                _extract_slice(pipeline, slices(), messages_per_load)
+                extract_slice(pipeline, slices(), messages_per_load)
             if others:
                 # The other tables are read while the last slice of messages loads.
                 _add_rows(rows, loads.normalize_and_start())
@@ -180,7 +180,7 @@ def _load_slices(
     return load_info, rows
 
 
-def _extract_slice(
+def extract_slice(
     pipeline: dlt.Pipeline, source: DltSource, messages_per_load: int | None, **options: Any
 ) -> None:
     """One slice of messages extracted: each table to one file, the parquet written on a thread."""

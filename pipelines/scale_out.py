@@ -21,6 +21,9 @@ from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.helpers import retry_schema_update
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
+from pipelines.background_load import BackgroundLoad
+from pipelines.held_duckdb import duckdb_held_open
+from pipelines.loading import extract_slice
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source, more_messages
 from sources.cometchat.settings import MESSAGES_PER_LOAD
 from sources.cometchat.windows import message_time_range, split_windows
@@ -139,8 +142,11 @@ def window_source(
 
 def window_loaded(pipeline: dlt.Pipeline, window: Window) -> bool:
     """Whether the shard's pipeline committed its whole window: its state, as the destination holds it, has
-    read messages and keeps no cursor of the window (the source drops a window's cursor at its end)."""
+    read messages and keeps no cursor of the window (the source drops a window's cursor at its end). A package
+    still pending (a shard stopped after its extract) carries a newer state than the destination's: not loaded."""
     pipeline.sync_destination()
+    if pipeline.has_pending_data:
+        return False
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
     messages = resources.get("messages")
     return messages is not None and f"{window[0]}:{window[1]}" not in messages.get("ranges", {})
@@ -154,23 +160,38 @@ def load_window(
     messages_per_load: int | None = MESSAGES_PER_LOAD,
 ) -> LoadInfo | None:
     """Loads one shard, slice by slice, from where it last stopped; None when its window was loaded before
-    (a re-run makes no request). A load that lost a schema race with another shard is loaded again (see
-    `schema_race_retries`); its package is kept, so nothing is read from the API twice."""
+    (a re-run makes no request). As run.py's slices load: each slice's package loads on a thread while the next
+    slice is read (`background_load.py`), its parquet written on a thread. A load that lost a schema race with
+    another shard is loaded again (see `schema_race_retries`); its package is kept, so nothing is read from the
+    API twice."""
     if window_loaded(pipeline, window):
         logger.info("Window %s was loaded before by pipeline %s", window_key(window), pipeline.pipeline_name)
         return None
-    info = None
-    while info is None or more_messages(pipeline):
-        for attempt in schema_race_retries():
-            with attempt:
-                # A package left by a failed (or killed) try holds a whole slice: loaded, not read again.
-                if pipeline.has_pending_data:
-                    info = pipeline.load()
-                else:
-                    info = pipeline.run(
-                        window_source(credentials, window, requests_per_minute, messages_per_load)
-                    )
-    return info
+
+    def next_slice() -> dlt.sources.DltSource:
+        return window_source(credentials, window, requests_per_minute, messages_per_load)
+
+    def load() -> LoadInfo:
+        return schema_race_retries()(_load_held_open, pipeline)
+
+    with BackgroundLoad(pipeline, load_again=load) as loads:
+        if pipeline.has_pending_data:
+            # A package left by a failed (or killed) try holds a whole slice: loaded, not read again.
+            pipeline.normalize()
+            info = load()
+            if not more_messages(pipeline):
+                return info
+        extract_slice(pipeline, next_slice(), messages_per_load)
+        while more_messages(pipeline):
+            loads.normalize_and_start()
+            extract_slice(pipeline, next_slice(), messages_per_load)
+        pipeline.normalize()
+    return load()
+
+
+def _load_held_open(pipeline: dlt.Pipeline) -> LoadInfo:
+    with duckdb_held_open(pipeline):
+        return pipeline.load()
 
 
 def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS, most_wait_seconds: float = 1.0) -> Retrying:

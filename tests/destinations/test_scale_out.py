@@ -1,12 +1,19 @@
 """The scale-out backfill into a real PostgreSQL: windows as Dagster partitions, shards loading at the same
-time into one dataset, and run.py's pipeline taking over; every table compared with the emulator's truth."""
+time into one dataset, a shard's slices loading while the next is read, and run.py's pipeline taking over;
+every table compared with the emulator's truth."""
 
+import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dlt
+from dlt.common.destination.exceptions import SchemaUpdateTerminalError
+from dlt.load import Load
+from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import backfill
+from pipelines.background_load import BackgroundLoad
 from pipelines.dagster_backfill import JOB_NAME, backfill_definitions
 from pipelines.loading import build_pipeline
 from pipelines.scale_out import (
@@ -15,8 +22,9 @@ from pipelines.scale_out import (
     plan_backfill,
     shard_pipeline,
     window_key,
+    window_source,
 )
-from sources.cometchat import CometChatClient
+from sources.cometchat import CometChatClient, more_messages
 from tests.source.changes import change_everything
 from tests.source.conftest import emulator_credentials, load_from
 from tests.source.expected import expected_children, expected_entities, expected_messages
@@ -24,6 +32,8 @@ from tests.source.loaded import loaded_child_rows, loaded_messages
 from tests.source.matching import CHILD_KINDS, assert_matches_ground_truth
 
 BUDGET = 60_000
+CAPPED = ("capped_pages",)  # 25 messages a page, so that a few hundred messages make several slices
+SLICE = 100
 
 
 def in_window(truth: dict, window: tuple[int, int]) -> dict:
@@ -157,3 +167,111 @@ def test_the_backfill_cli_plans_and_loads_each_window_once(
         "postgres", "chat_cli_shards", plan.windows[-1], str(tmp_path / "dlt" / "pipelines")
     )
     assert_messages_match(reader, emulator.ground_truth())
+
+
+def test_a_shard_loads_each_slice_while_it_reads_the_next_and_reads_each_page_once(
+    make_emulator, postgres_uri, tmp_path, monkeypatch
+):
+    emulator = make_emulator(seed=37, messages=420, profiles=CAPPED)
+    window = make_plan(emulator, 1).windows[0]
+    expected = in_window(emulator.ground_truth(), window)
+    # Each page once, the empty page after the last one, where each slice ends too, and the newest message.
+    most_requests = -(-len(expected["messages"]) // 25) + 1 + 4 + 1
+    credentials = emulator_credentials(emulator)
+    destination = dlt.destinations.postgres(postgres_uri)
+    pipelines_dir = str(tmp_path / "pipelines")
+
+    # The obvious way, for comparison: one `pipeline.run` per slice, each read after the last one loaded.
+    emulator.reset_stats()
+    in_turn = shard_pipeline(destination, "chat_in_turn", window, pipelines_dir)
+    runs = 0
+    while runs == 0 or more_messages(in_turn):
+        in_turn.run(window_source(credentials, window, BUDGET, SLICE))
+        runs += 1
+    assert_messages_match(in_turn, expected)
+    assert runs >= 3 and emulator.stats()["total"] <= most_requests
+
+    emulator.reset_stats()
+    extracts, overlapped = 0, []
+    extract, load = Pipeline.extract, BackgroundLoad._load
+
+    def counted_extract(self, *args, **kwargs):
+        nonlocal extracts
+        extracts += 1
+        return extract(self, *args, **kwargs)
+
+    def load_once_the_next_read_began(self, step, held):
+        # Were the slices loaded one after the other, no read could begin while this load waits.
+        began, deadline = extracts, time.monotonic() + 30
+        while extracts == began and time.monotonic() < deadline:
+            time.sleep(0.01)
+        overlapped.append(extracts > began and threading.current_thread() is not threading.main_thread())
+        load(self, step, held)
+
+    monkeypatch.setattr(Pipeline, "extract", counted_extract)
+    monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
+    overlapping = shard_pipeline(destination, "chat_overlapped", window, pipelines_dir)
+    load_window(overlapping, window, credentials, BUDGET, SLICE)
+
+    # Where a slice ends depends on the pages read ahead meanwhile, so the two ways may cut it apart differently.
+    assert extracts >= 3 and overlapped == [True] * (extracts - 1)
+    assert stored_loads(overlapping) == extracts
+    assert emulator.stats()["total"] <= most_requests
+    assert not overlapping.has_pending_data
+    assert_messages_match(overlapping, expected)
+
+
+def _lost_race() -> Exception:
+    cause = RuntimeError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+    return SchemaUpdateTerminalError("cometchat", ["messages"], cause)
+
+
+def test_a_slice_that_lost_a_schema_race_on_the_load_thread_is_loaded_again(
+    make_emulator, postgres_uri, tmp_path, monkeypatch, caplog
+):
+    emulator = make_emulator(seed=41, messages=300, profiles=CAPPED)
+    window = make_plan(emulator, 1).windows[0]
+    pipeline = shard_pipeline(dlt.destinations.postgres(postgres_uri), "chat_race", window, str(tmp_path))
+    failures: list[str] = []
+    load_package = Load.load_single_package
+
+    def loses_the_race_on_the_thread_and_once_more(self, load_id, schema):
+        # The thread's try and the caller's first try lose; the caller's retry wins.
+        if len(failures) < 2 and (failures or threading.current_thread() is not threading.main_thread()):
+            failures.append(load_id)
+            raise _lost_race()
+        return load_package(self, load_id, schema)
+
+    monkeypatch.setattr(Load, "load_single_package", loses_the_race_on_the_thread_and_once_more)
+    caplog.set_level(logging.WARNING)
+
+    load_window(pipeline, window, emulator_credentials(emulator), BUDGET, SLICE)
+
+    assert len(failures) == 2 and failures[0] == failures[1]
+    assert "failed on the load thread" in caplog.text
+    assert "Another shard changed the same tables at the same time" in caplog.text
+    assert not pipeline.has_pending_data
+    assert_messages_match(pipeline, in_window(emulator.ground_truth(), window))
+
+
+def test_a_shard_stopped_before_its_package_was_normalized_loads_it_without_reading_again(
+    make_emulator, postgres_uri, tmp_path
+):
+    emulator = make_emulator(seed=43, messages=200, profiles=CAPPED)
+    window = make_plan(emulator, 1).windows[0]
+    credentials = emulator_credentials(emulator)
+    pipeline = shard_pipeline(dlt.destinations.postgres(postgres_uri), "chat_stopped", window, str(tmp_path))
+    pipeline.run(window_source(credentials, window, BUDGET, SLICE))
+    assert more_messages(pipeline)
+    # The rest of the window read, then the shard stopped before normalizing it (dlt's `load` skips such a package).
+    pipeline.extract(window_source(credentials, window, BUDGET, messages_per_load=None))
+    (stopped,) = pipeline.list_extracted_load_packages()
+
+    emulator.reset_stats()
+    load_window(pipeline, window, credentials, BUDGET)
+
+    assert emulator.stats()["total"] == 0
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT count(*) FROM _dlt_loads WHERE load_id = %s", stopped)[0][0] == 1
+    assert not pipeline.has_pending_data
+    assert_messages_match(pipeline, in_window(emulator.ground_truth(), window))
