@@ -25,16 +25,17 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from types import TracebackType
 
 import dlt
-from dlt.common.pipeline import NormalizeInfo
+from dlt.common.pipeline import LoadInfo, NormalizeInfo
 from dlt.common.runners import pool_runner
 from dlt.common.storages import LoadStorageConfiguration
 from dlt.load import Load
 from dlt.load.configuration import LoaderConfiguration
 
-from pipelines.held_duckdb import duckdb_client, duckdb_held_open, held_open
+from pipelines.held_duckdb import duckdb_client, held_open, load_held_open
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,11 @@ class BackgroundLoad:
     joins it. Used as a context manager, so that no load is left running when the block ends, whatever ended
     it."""
 
-    def __init__(self, pipeline: dlt.Pipeline, load_again: Callable[[], object] | None = None) -> None:
+    def __init__(self, pipeline: dlt.Pipeline, load_again: Callable[[], LoadInfo] | None = None) -> None:
         """`load_again`: how a package whose load failed on the thread is loaded on the caller's; by default
         `pipeline.load()`, with the DuckDB database held open as for any package."""
         self.pipeline = pipeline
-        self._load_again = load_again or self._load_held_open
+        self._load_again = load_again or partial(load_held_open, pipeline)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -67,17 +68,19 @@ class BackgroundLoad:
         self._thread.start()
         return normalized
 
-    def wait(self) -> None:
-        """Joins the running load; if it failed, loads the package again through `pipeline.load()`."""
+    def wait(self) -> LoadInfo | None:
+        """Joins the running load; if it failed, loads the package again with `load_again` (every normalized
+        package: the next one too, if the caller normalized it meanwhile) and returns what that returned."""
         if not self._join():
-            return
+            return None
         error, self._error = self._error, None
-        if error is not None:
-            logger.warning(
-                "Loading the previous slice failed on the load thread (%s); loading it again",
-                type(error).__name__,
-            )
-            self._load_again()
+        if error is None:
+            return None
+        logger.warning(
+            "Loading the previous slice failed on the load thread (%s); loading it again",
+            type(error).__name__,
+        )
+        return self._load_again()
 
     def __enter__(self) -> "BackgroundLoad":
         return self
@@ -90,10 +93,6 @@ class BackgroundLoad:
         elif self._join():
             # The block failed: the package stays pending for the next run (see `run_load`), loaded or not.
             logger.warning("Waited for the load of the previous slice to end before stopping")
-
-    def _load_held_open(self) -> None:
-        with duckdb_held_open(self.pipeline):
-            self.pipeline.load()
 
     def _join(self) -> bool:
         """Whether a load had been started since the last join."""

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import dlt
 from dlt.common.destination.client import JobClientBase
+from dlt.common.pipeline import LoadInfo
 from dlt.destinations.exceptions import DatabaseException
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.destinations.job_client_impl import SqlJobClientBase
@@ -33,6 +34,12 @@ def duckdb_held_open(pipeline: dlt.Pipeline) -> AbstractContextManager[None]:
     if the block succeeded; does nothing for other destinations and for a connection the caller passed in
     (dlt never closes that one). Meant around one `pipeline.run` / `pipeline.load`, that is one load package."""
     return held_open(pipeline, duckdb_client(pipeline))
+
+
+def load_held_open(pipeline: dlt.Pipeline) -> LoadInfo:
+    """`pipeline.load()` inside `duckdb_held_open`."""
+    with duckdb_held_open(pipeline):
+        return pipeline.load()
 
 
 @contextmanager

@@ -16,13 +16,16 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.destination.client import WithStateSync
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.destination.reference import TDestinationReferenceArg
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import LoadInfo, TPipelineState
 from dlt.pipeline.helpers import retry_schema_update
+from dlt.pipeline.state_sync import load_pipeline_state_from_destination
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from pipelines.background_load import BackgroundLoad
-from pipelines.held_duckdb import duckdb_held_open
+from pipelines.held_duckdb import load_held_open
 from pipelines.loading import extract_slice
 from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source, more_messages
 from sources.cometchat.settings import MESSAGES_PER_LOAD
@@ -141,15 +144,39 @@ def window_source(
 
 
 def window_loaded(pipeline: dlt.Pipeline, window: Window) -> bool:
-    """Whether the shard's pipeline committed its whole window: its state, as the destination holds it, has
-    read messages and keeps no cursor of the window (the source drops a window's cursor at its end). A package
-    still pending (a shard stopped after its extract) carries a newer state than the destination's: not loaded."""
+    """Whether the shard's pipeline committed its whole window: its state, restored from the destination, has
+    read messages and keeps no cursor of the window (the source drops a window's cursor at its end).
+
+    Packages an earlier try left pending are loaded by `load_window` only where they are newer than what the
+    destination holds (a try stopped after its extract). Where the destination's state is as new or newer (the
+    package was loaded after all, or the shard went on elsewhere), they are stale and dropped here: loading
+    them would merge older copies over newer ones."""
+    local_version = pipeline.state["_state_version"]
     pipeline.sync_destination()
     if pipeline.has_pending_data:
-        return False
+        stored = _stored_state(pipeline)
+        if stored is None or stored["_state_version"] < local_version:
+            return False
+        logger.warning(
+            "Dropping the load packages pipeline %s left pending: the destination holds a state as new or newer",
+            pipeline.pipeline_name,
+        )
+        pipeline.abort_packages()  # deletes them and takes the local state back to before them
+        pipeline.sync_destination()
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
     messages = resources.get("messages")
     return messages is not None and f"{window[0]}:{window[1]}" not in messages.get("ranges", {})
+
+
+def _stored_state(pipeline: dlt.Pipeline) -> TPipelineState | None:
+    """The pipeline's newest state in the destination; None where there is none (nor a dataset)."""
+    try:
+        with pipeline.destination_client() as client:
+            if not isinstance(client, WithStateSync):
+                return None
+            return load_pipeline_state_from_destination(pipeline.pipeline_name, client)
+    except DestinationUndefinedEntity:
+        return None
 
 
 def load_window(
@@ -163,7 +190,7 @@ def load_window(
     (a re-run makes no request). As run.py's slices load: each slice's package loads on a thread while the next
     slice is read (`background_load.py`), its parquet written on a thread. A load that lost a schema race with
     another shard is loaded again (see `schema_race_retries`); its package is kept, so nothing is read from the
-    API twice."""
+    API twice. Returns the last load's info."""
     if window_loaded(pipeline, window):
         logger.info("Window %s was loaded before by pipeline %s", window_key(window), pipeline.pipeline_name)
         return None
@@ -172,7 +199,7 @@ def load_window(
         return window_source(credentials, window, requests_per_minute, messages_per_load)
 
     def load() -> LoadInfo:
-        return schema_race_retries()(_load_held_open, pipeline)
+        return schema_race_retries()(load_held_open, pipeline)
 
     with BackgroundLoad(pipeline, load_again=load) as loads:
         if pipeline.has_pending_data:
@@ -186,12 +213,10 @@ def load_window(
             loads.normalize_and_start()
             extract_slice(pipeline, next_slice(), messages_per_load)
         pipeline.normalize()
+        reloaded = loads.wait()
+    if reloaded is not None and not pipeline.list_normalized_load_packages():
+        return reloaded  # the last package loaded with the one that failed on the thread
     return load()
-
-
-def _load_held_open(pipeline: dlt.Pipeline) -> LoadInfo:
-    with duckdb_held_open(pipeline):
-        return pipeline.load()
 
 
 def schema_race_retries(attempts: int = SCHEMA_RACE_ATTEMPTS, most_wait_seconds: float = 1.0) -> Retrying:

@@ -6,8 +6,9 @@
 Loads one window holding the emulator's whole history as one shard (`pipelines/scale_out.py`) into a real
 PostgreSQL (the `pgserver` wheel, a dev dependency), once per latency, on the same data. Prints messages/s of
 the whole shard (and of its extract step alone, where `pipeline.run` shows it), the requests it made, requests
-per million messages, and the load average; the README's 1-billion-message estimate is worked out from these. No budget is applied here (the shard's own budget is set
-far above what it can use), so the figures are the shard's own ceiling.
+per million messages, and the load average; the README's 1-billion-message estimate is worked out from these.
+No budget is applied here (the shard's own budget is set far above what it can use), so the figures are the
+shard's own ceiling.
 
 `--messages-per-load` (default: the whole window in one package) loads the shard in slices. `--in-turn` also
 loads it as one `pipeline.run` per slice, the obvious way and the way shards loaded before `load_window` read
@@ -41,12 +42,10 @@ def measure(
     assert window is not None, "the emulator has no messages"
     emulator.configure(latency_ms=latency_ms)
     emulator.reset_stats()
-    how = "in turn" if in_turn else "load_window"
+    how = "in_turn" if in_turn else "load_window"
+    # Each way its own pipeline name and dataset, so that neither finds the other's state.
     pipeline = shard_pipeline(
-        dlt.destinations.postgres(uri),
-        f"bench_{latency_ms}ms_{'in_turn' if in_turn else 'overlapped'}",
-        window,
-        os.path.join(workdir, "pipelines"),
+        dlt.destinations.postgres(uri), f"bench_{latency_ms}ms_{how}", window, os.path.join(workdir, how), how
     )
     steps: dict[str, float] = {}
     started = time.monotonic()
@@ -105,9 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         with Emulator(EmulatorConfig(messages=args.messages, users=200, groups=20)) as emulator:
-            for latency in args.latency_ms:
-                # Alternated, so that the host's drift does not favour one way.
-                for in_turn in (True, False) if args.in_turn else (False,):
+            for index, latency in enumerate(args.latency_ms):
+                # The order alternates from one latency to the next, so that neither way always runs first.
+                ways = (index % 2 == 0, index % 2 == 1) if args.in_turn else (False,)
+                for in_turn in ways:
                     rows.append(measure(emulator, uri, latency, workdir, args.messages_per_load, in_turn))
                     print(f"load average after {latency} ms: {os.getloadavg()}", flush=True)
     finally:

@@ -175,40 +175,46 @@ def test_a_shard_loads_each_slice_while_it_reads_the_next_and_reads_each_page_on
     emulator = make_emulator(seed=37, messages=420, profiles=CAPPED)
     window = make_plan(emulator, 1).windows[0]
     expected = in_window(emulator.ground_truth(), window)
-    # Each page once, the empty page after the last one, where each slice ends too, and the newest message.
-    most_requests = -(-len(expected["messages"]) // 25) + 1 + 4 + 1
+    # Each page of messages once, the newest message, and at most one empty page per slice (the last one's
+    # end, or a slice that ended on the window's last page).
+    pages = -(-len(expected["messages"]) // 25)
     credentials = emulator_credentials(emulator)
     destination = dlt.destinations.postgres(postgres_uri)
     pipelines_dir = str(tmp_path / "pipelines")
 
     # The obvious way, for comparison: one `pipeline.run` per slice, each read after the last one loaded.
     emulator.reset_stats()
-    in_turn = shard_pipeline(destination, "chat_in_turn", window, pipelines_dir)
+    in_turn = shard_pipeline(destination, "chat_in_turn", window, pipelines_dir, prefix="in_turn")
     runs = 0
     while runs == 0 or more_messages(in_turn):
         in_turn.run(window_source(credentials, window, BUDGET, SLICE))
         runs += 1
     assert_messages_match(in_turn, expected)
-    assert runs >= 3 and emulator.stats()["total"] <= most_requests
+    assert runs >= 3 and emulator.stats()["total"] <= pages + 1 + runs
 
     emulator.reset_stats()
-    extracts, overlapped = 0, []
-    extract, load = Pipeline.extract, BackgroundLoad._load
+    extracts, started_after, overlapped = 0, [], []
+    extract, start, load = Pipeline.extract, BackgroundLoad.normalize_and_start, BackgroundLoad._load
 
     def counted_extract(self, *args, **kwargs):
         nonlocal extracts
         extracts += 1
         return extract(self, *args, **kwargs)
 
+    def noted_start(self):
+        started_after.append(extracts)  # on the caller's thread, before the load's thread starts
+        return start(self)
+
     def load_once_the_next_read_began(self, step, held):
         # Were the slices loaded one after the other, no read could begin while this load waits.
-        began, deadline = extracts, time.monotonic() + 30
+        began, deadline = started_after[-1], time.monotonic() + 30
         while extracts == began and time.monotonic() < deadline:
             time.sleep(0.01)
         overlapped.append(extracts > began and threading.current_thread() is not threading.main_thread())
         load(self, step, held)
 
     monkeypatch.setattr(Pipeline, "extract", counted_extract)
+    monkeypatch.setattr(BackgroundLoad, "normalize_and_start", noted_start)
     monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
     overlapping = shard_pipeline(destination, "chat_overlapped", window, pipelines_dir)
     load_window(overlapping, window, credentials, BUDGET, SLICE)
@@ -216,7 +222,7 @@ def test_a_shard_loads_each_slice_while_it_reads_the_next_and_reads_each_page_on
     # Where a slice ends depends on the pages read ahead meanwhile, so the two ways may cut it apart differently.
     assert extracts >= 3 and overlapped == [True] * (extracts - 1)
     assert stored_loads(overlapping) == extracts
-    assert emulator.stats()["total"] <= most_requests
+    assert emulator.stats()["total"] <= pages + 1 + extracts
     assert not overlapping.has_pending_data
     assert_messages_match(overlapping, expected)
 
@@ -275,3 +281,30 @@ def test_a_shard_stopped_before_its_package_was_normalized_loads_it_without_read
         assert client.execute_sql("SELECT count(*) FROM _dlt_loads WHERE load_id = %s", stopped)[0][0] == 1
     assert not pipeline.has_pending_data
     assert_messages_match(pipeline, in_window(emulator.ground_truth(), window))
+
+
+def test_a_package_left_behind_by_a_shard_that_went_on_elsewhere_is_dropped_not_loaded(
+    make_emulator, postgres_uri, tmp_path, caplog
+):
+    emulator = make_emulator(seed=47, messages=200, profiles=CAPPED)
+    window = make_plan(emulator, 1).windows[0]
+    credentials = emulator_credentials(emulator)
+    destination = dlt.destinations.postgres(postgres_uri)
+    first_machine = shard_pipeline(destination, "chat_moved", window, str(tmp_path / "a"))
+    first_machine.run(window_source(credentials, window, BUDGET, SLICE))
+    first_machine.extract(window_source(credentials, window, BUDGET, SLICE))  # then this machine went away
+    assert first_machine.has_pending_data
+    # The shard runs again on another machine, from the destination's state, to the window's end.
+    load_window(
+        shard_pipeline(destination, "chat_moved", window, str(tmp_path / "b")), window, credentials, BUDGET
+    )
+    loads = stored_loads(first_machine)
+
+    emulator.reset_stats()
+    caplog.set_level(logging.WARNING)
+    assert load_window(first_machine, window, credentials, BUDGET) is None
+
+    assert "Dropping the load packages pipeline" in caplog.text
+    assert emulator.stats()["total"] == 0
+    assert stored_loads(first_machine) == loads and not first_machine.has_pending_data
+    assert_messages_match(first_machine, in_window(emulator.ground_truth(), window))

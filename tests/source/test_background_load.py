@@ -30,17 +30,21 @@ def one_cursor(monkeypatch):
 def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, make_pipeline, monkeypatch):
     emulator = make_emulator(messages=450, profiles=CAPPED)
     pipeline = make_pipeline()
-    extracts, overlapped, threads = 0, [], []
-    extract, load = pipeline.extract, BackgroundLoad._load
+    extracts, started_after, overlapped, threads = 0, [], [], []
+    extract, start, load = pipeline.extract, BackgroundLoad.normalize_and_start, BackgroundLoad._load
 
     def counted_extract(*args, **kwargs):
         nonlocal extracts
         extracts += 1
         return extract(*args, **kwargs)
 
+    def noted_start(self):
+        started_after.append(extracts)  # on the caller's thread, before the load's thread starts
+        return start(self)
+
     def load_once_the_next_read_began(self, step, held):
         # Were the loads run one after the other, no read could begin while this one waits.
-        began, deadline = extracts, time.monotonic() + 30
+        began, deadline = started_after[-1], time.monotonic() + 30
         while extracts == began and time.monotonic() < deadline:
             time.sleep(0.01)
         overlapped.append(extracts > began)
@@ -48,6 +52,7 @@ def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, m
         load(self, step, held)
 
     monkeypatch.setattr(pipeline, "extract", counted_extract)
+    monkeypatch.setattr(BackgroundLoad, "normalize_and_start", noted_start)
     monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
 
     summary = load_from(emulator, pipeline, messages_per_load=SLICE)
