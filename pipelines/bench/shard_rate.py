@@ -33,7 +33,13 @@ UNLIMITED = 1_000_000.0  # requests per minute: no pacing by the shard itself
 
 
 def measure(
-    emulator: Emulator, uri: str, latency_ms: int, workdir: str, messages_per_load: int | None, in_turn: bool
+    emulator: Emulator,
+    uri: str,
+    latency_ms: int,
+    workdir: str,
+    messages_per_load: int | None,
+    in_turn: bool,
+    run: int = 0,
 ) -> dict[str, Any]:
     credentials = CometChatCredentials(
         app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
@@ -43,10 +49,9 @@ def measure(
     emulator.configure(latency_ms=latency_ms)
     emulator.reset_stats()
     how = "in_turn" if in_turn else "load_window"
-    # Each way its own pipeline name and dataset, so that neither finds the other's state.
-    pipeline = shard_pipeline(
-        dlt.destinations.postgres(uri), f"bench_{latency_ms}ms_{how}", window, os.path.join(workdir, how), how
-    )
+    # Each measurement its own pipeline name and dataset, so that none finds another's state.
+    name = f"bench_{run}_{latency_ms}ms_{how}"
+    pipeline = shard_pipeline(dlt.destinations.postgres(uri), name, window, os.path.join(workdir, name), name)
     steps: dict[str, float] = {}
     started = time.monotonic()
     if in_turn:
@@ -108,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 # The order alternates from one latency to the next, so that neither way always runs first.
                 ways = (index % 2 == 0, index % 2 == 1) if args.in_turn else (False,)
                 for in_turn in ways:
-                    rows.append(measure(emulator, uri, latency, workdir, args.messages_per_load, in_turn))
+                    rows.append(
+                        measure(emulator, uri, latency, workdir, args.messages_per_load, in_turn, len(rows))
+                    )
                     print(f"load average after {latency} ms: {os.getloadavg()}", flush=True)
     finally:
         server.cleanup()
