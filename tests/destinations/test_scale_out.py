@@ -4,16 +4,13 @@ every table compared with the emulator's truth."""
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dlt
 from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 from dlt.load import Load
-from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import backfill
-from pipelines.background_load import BackgroundLoad
 from pipelines.dagster_backfill import JOB_NAME, backfill_definitions
 from pipelines.loading import build_pipeline
 from pipelines.scale_out import (
@@ -30,6 +27,7 @@ from tests.source.conftest import emulator_credentials, load_from
 from tests.source.expected import expected_children, expected_entities, expected_messages
 from tests.source.loaded import loaded_child_rows, loaded_messages
 from tests.source.matching import CHILD_KINDS, assert_matches_ground_truth
+from tests.source.overlap import watch_overlap
 
 BUDGET = 60_000
 CAPPED = ("capped_pages",)  # 25 messages a page, so that a few hundred messages make several slices
@@ -193,36 +191,14 @@ def test_a_shard_loads_each_slice_while_it_reads_the_next_and_reads_each_page_on
     assert runs >= 3 and emulator.stats()["total"] <= pages + 1 + runs
 
     emulator.reset_stats()
-    extracts, started_after, overlapped = 0, [], []
-    extract, start, load = Pipeline.extract, BackgroundLoad.normalize_and_start, BackgroundLoad._load
-
-    def counted_extract(self, *args, **kwargs):
-        nonlocal extracts
-        extracts += 1
-        return extract(self, *args, **kwargs)
-
-    def noted_start(self):
-        started_after.append(extracts)  # on the caller's thread, before the load's thread starts
-        return start(self)
-
-    def load_once_the_next_read_began(self, step, held):
-        # Were the slices loaded one after the other, no read could begin while this load waits.
-        began, deadline = started_after[-1], time.monotonic() + 30
-        while extracts == began and time.monotonic() < deadline:
-            time.sleep(0.01)
-        overlapped.append(extracts > began and threading.current_thread() is not threading.main_thread())
-        load(self, step, held)
-
-    monkeypatch.setattr(Pipeline, "extract", counted_extract)
-    monkeypatch.setattr(BackgroundLoad, "normalize_and_start", noted_start)
-    monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
+    watch = watch_overlap(monkeypatch)
     overlapping = shard_pipeline(destination, "chat_overlapped", window, pipelines_dir)
     load_window(overlapping, window, credentials, BUDGET, SLICE)
 
     # Where a slice ends depends on the pages read ahead meanwhile, so the two ways may cut it apart differently.
-    assert extracts >= 3 and overlapped == [True] * (extracts - 1)
-    assert stored_loads(overlapping) == extracts
-    assert emulator.stats()["total"] <= pages + 1 + extracts
+    assert watch.extracts >= 3 and watch.overlapped == [True] * (watch.extracts - 1)
+    assert stored_loads(overlapping) == watch.extracts
+    assert emulator.stats()["total"] <= pages + 1 + watch.extracts
     assert not overlapping.has_pending_data
     assert_messages_match(overlapping, expected)
 

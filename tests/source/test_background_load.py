@@ -16,6 +16,7 @@ from pipelines.loading import build_pipeline
 
 from .conftest import load_from
 from .matching import assert_matches_ground_truth
+from .overlap import watch_overlap
 
 SLICE = 25
 CAPPED = ("capped_pages",)  # 25 messages a page
@@ -30,35 +31,12 @@ def one_cursor(monkeypatch):
 def test_a_slice_loads_on_a_thread_while_the_next_slice_is_read(make_emulator, make_pipeline, monkeypatch):
     emulator = make_emulator(messages=450, profiles=CAPPED)
     pipeline = make_pipeline()
-    extracts, started_after, overlapped, threads = 0, [], [], []
-    extract, start, load = pipeline.extract, BackgroundLoad.normalize_and_start, BackgroundLoad._load
-
-    def counted_extract(*args, **kwargs):
-        nonlocal extracts
-        extracts += 1
-        return extract(*args, **kwargs)
-
-    def noted_start(self):
-        started_after.append(extracts)  # on the caller's thread, before the load's thread starts
-        return start(self)
-
-    def load_once_the_next_read_began(self, step, held):
-        # Were the loads run one after the other, no read could begin while this one waits.
-        began, deadline = started_after[-1], time.monotonic() + 30
-        while extracts == began and time.monotonic() < deadline:
-            time.sleep(0.01)
-        overlapped.append(extracts > began)
-        threads.append(threading.current_thread() is not threading.main_thread())
-        load(self, step, held)
-
-    monkeypatch.setattr(pipeline, "extract", counted_extract)
-    monkeypatch.setattr(BackgroundLoad, "normalize_and_start", noted_start)
-    monkeypatch.setattr(BackgroundLoad, "_load", load_once_the_next_read_began)
+    watch = watch_overlap(monkeypatch)
 
     summary = load_from(emulator, pipeline, messages_per_load=SLICE)
 
-    assert extracts >= 4
-    assert overlapped == [True] * (extracts - 1) and all(threads)
+    assert watch.extracts >= 4
+    assert watch.overlapped == [True] * (watch.extracts - 1)
     assert summary.rows_per_table["messages"] >= 450
     assert not pipeline.has_pending_data
     assert_matches_ground_truth(pipeline, emulator.ground_truth())
