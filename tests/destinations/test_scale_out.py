@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import dlt
+import pytest
 from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 from dlt.load import Load
 
@@ -259,21 +260,24 @@ def test_a_shard_stopped_before_its_package_was_normalized_loads_it_without_read
     assert_messages_match(pipeline, in_window(emulator.ground_truth(), window))
 
 
+@pytest.mark.parametrize("left", ["extracted", "normalized"])
 def test_a_package_left_behind_by_a_shard_that_went_on_elsewhere_is_dropped_not_loaded(
-    make_emulator, postgres_uri, tmp_path, caplog
+    make_emulator, postgres_uri, tmp_path, caplog, left
 ):
-    emulator = make_emulator(seed=47, messages=200, profiles=CAPPED)
+    emulator = make_emulator(seed=47, messages=400, profiles=CAPPED)
     window = make_plan(emulator, 1).windows[0]
     credentials = emulator_credentials(emulator)
     destination = dlt.destinations.postgres(postgres_uri)
-    first_machine = shard_pipeline(destination, "chat_moved", window, str(tmp_path / "a"))
+    first_machine = shard_pipeline(destination, f"chat_moved_{left}", window, str(tmp_path / "a"))
     first_machine.run(window_source(credentials, window, BUDGET, SLICE))
+    assert more_messages(first_machine)
     first_machine.extract(window_source(credentials, window, BUDGET, SLICE))  # then this machine went away
+    if left == "normalized":
+        first_machine.normalize()
     assert first_machine.has_pending_data
     # The shard runs again on another machine, from the destination's state, to the window's end.
-    load_window(
-        shard_pipeline(destination, "chat_moved", window, str(tmp_path / "b")), window, credentials, BUDGET
-    )
+    elsewhere = shard_pipeline(destination, f"chat_moved_{left}", window, str(tmp_path / "b"))
+    load_window(elsewhere, window, credentials, BUDGET)
     loads = stored_loads(first_machine)
 
     emulator.reset_stats()
