@@ -147,22 +147,31 @@ def window_loaded(pipeline: dlt.Pipeline, window: Window) -> bool:
     """Whether the shard's pipeline committed its whole window: its state, restored from the destination, has
     read messages and keeps no cursor of the window (the source drops a window's cursor at its end).
 
-    Packages an earlier try left pending are loaded by `load_window` only where they are newer than what the
-    destination holds (a try stopped after its extract). Where the destination's state is as new or newer (the
-    package was loaded after all, or the shard went on elsewhere), they are stale and dropped here: loading
-    them would merge older copies over newer ones."""
-    local_version = pipeline.state["_state_version"]
+    Packages an earlier try left pending are kept for `load_window` only where they continue the destination's
+    history: the oldest one's state is the version right after the stored one (a try stopped after its
+    extract). Otherwise they are stale (loaded after all, or the shard went on, on another machine, from the
+    same stored state) and are aborted here, and the destination's state taken: loading them would merge older
+    copies over newer ones. dlt numbers state versions per history, so a stale package may share a number with
+    the stored state; it cannot be the stored state's successor unless nothing was loaded since it was read."""
     pipeline.sync_destination()
-    if pipeline.has_pending_data:
-        stored = _stored_state(pipeline)
-        if stored is None or stored["_state_version"] < local_version:
-            return False
-        logger.warning(
-            "Dropping the load packages pipeline %s left pending: the destination holds a state as new or newer",
-            pipeline.pipeline_name,
-        )
-        pipeline.abort_packages()  # deletes them and takes the local state back to before them
-        pipeline.sync_destination()
+    if not pipeline.has_pending_data:
+        return _window_done(pipeline, window)
+    pipeline.normalize()  # so that every pending package's state can be read
+    oldest = min(pipeline.list_normalized_load_packages())
+    version = (pipeline.get_load_package_state(oldest).get("pipeline_state") or {}).get("version")
+    stored = _stored_state(pipeline)
+    if version is not None and (stored is None or version == stored["_state_version"] + 1):
+        return False
+    logger.warning(
+        "Dropping the load packages pipeline %s left pending: they do not continue the state the destination holds",
+        pipeline.pipeline_name,
+    )
+    pipeline.abort_packages()  # deletes them and takes the local state back to before them
+    pipeline.sync_destination()
+    return _window_done(pipeline, window)
+
+
+def _window_done(pipeline: dlt.Pipeline, window: Window) -> bool:
     resources = pipeline.state.get("sources", {}).get("cometchat", {}).get("resources", {})
     messages = resources.get("messages")
     return messages is not None and f"{window[0]}:{window[1]}" not in messages.get("ranges", {})

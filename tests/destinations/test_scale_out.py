@@ -288,3 +288,33 @@ def test_a_package_left_behind_by_a_shard_that_went_on_elsewhere_is_dropped_not_
     assert emulator.stats()["total"] == 0
     assert stored_loads(first_machine) == loads and not first_machine.has_pending_data
     assert_messages_match(first_machine, in_window(emulator.ground_truth(), window))
+
+
+def test_packages_left_behind_are_dropped_where_another_machine_loaded_fewer_slices_since(
+    make_emulator, postgres_uri, tmp_path, caplog
+):
+    emulator = make_emulator(seed=53, messages=600, profiles=CAPPED)
+    window = make_plan(emulator, 1).windows[0]
+    credentials = emulator_credentials(emulator)
+    destination = dlt.destinations.postgres(postgres_uri)
+    first_machine = shard_pipeline(destination, "chat_forked", window, str(tmp_path / "a"))
+    first_machine.run(window_source(credentials, window, BUDGET, SLICE))
+    # Two slices read and left pending (both loads failed, or the machine went away): its state is two ahead.
+    first_machine.extract(window_source(credentials, window, BUDGET, SLICE))
+    first_machine.normalize()
+    first_machine.extract(window_source(credentials, window, BUDGET, SLICE))
+    assert more_messages(first_machine)
+    stale = {*first_machine.list_normalized_load_packages(), *first_machine.list_extracted_load_packages()}
+    # Another machine goes on from the destination's state and loads one slice: its state is one ahead.
+    elsewhere = shard_pipeline(destination, "chat_forked", window, str(tmp_path / "b"))
+    elsewhere.run(window_source(credentials, window, BUDGET, SLICE))
+
+    caplog.set_level(logging.WARNING)
+    load_window(first_machine, window, credentials, BUDGET, SLICE)
+
+    assert "Dropping the load packages pipeline" in caplog.text
+    with first_machine.sql_client() as client:
+        loaded = {row[0] for row in client.execute_sql("SELECT load_id FROM _dlt_loads")}
+    assert len(stale) == 2 and not stale & loaded
+    assert not first_machine.has_pending_data
+    assert_messages_match(first_machine, in_window(emulator.ground_truth(), window))

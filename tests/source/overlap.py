@@ -30,7 +30,8 @@ def watch_overlap(monkeypatch) -> OverlapWatch:
         return start(self)
 
     def load_once_the_next_read_began(self, step, held):
-        began, deadline = started_after[-1], time.monotonic() + 30
+        # The loads run one at a time, in the order they were started.
+        began, deadline = started_after.pop(0), time.monotonic() + 30
         while watch.extracts == began and time.monotonic() < deadline:
             time.sleep(0.01)
         on_thread = threading.current_thread() is not threading.main_thread()
