@@ -4,7 +4,7 @@ dlt runs its steps one after the other: while DuckDB loaded a slice, nothing rea
 slice was read and reshaped, the destination sat idle. The destination's work runs in DuckDB (or on a server),
 not in Python, so here dlt's load step for slice N runs on a thread while slice N+1 is extracted on the caller's.
 (dlt's Python between the statements, and some of DuckDB's queries, still wait for the GIL beside the extract;
-with the two cores shared, a load on the thread takes about twice its time alone: README, Performance, "A slice
+with the two cores shared, a load on the thread takes about twice its time alone: docs/performance.md, "A slice
 loads while the next one is read" and "The CPU floor (round 9)".)
 
 Only dlt's `Load` step runs on the thread, built as `Pipeline.load` builds it but without the pipeline's state

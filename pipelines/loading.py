@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 PIPELINE_NAME = "cometchat"
 DATASET_NAME = "cometchat_data"
 # DuckDB takes up to 80% of RAM and a thread per core by default; capped (and one thread: each holds its own
-# buffers), a big merge spills to disk and the whole load stays within README, Performance's memory budget.
+# buffers), a big merge spills to disk and the whole load stays within the memory budget (docs/performance.md).
 # Set here rather than in .dlt/config.toml, where dlt accepts no `destination.duckdb.credentials` keys (secret).
 DUCKDB_MEMORY_LIMIT = "64MB"
 DUCKDB_THREADS = 1
@@ -192,7 +192,7 @@ def one_file_per_slice(pipeline: dlt.Pipeline, messages_per_load: int | None) ->
     """Around the extract of one slice of `messages_per_load` messages into DuckDB: the source writes each of its
     tables to one file, unless `SOURCE_FILE_ROWS` is configured (under that key, or as an environment variable).
     DuckDB then takes each table's rows in one statement and writes them straight into full row groups, instead
-    of a write-ahead log per file that its checkpoint compresses again (README, Performance, round 17). The
+    of a write-ahead log per file that its checkpoint compresses again (docs/performance.md, round 17). The
     messages' parquet files are the load files.
 
     The other tables, and a package that holds the whole history (one `pipeline.run`), keep the project's

@@ -3,7 +3,7 @@
 Nothing `run_load` does needs pandas, yet two libraries import it only to ask whether a value is a pandas
 object: pyarrow the first time it converts Python values (`pa.array`, `pa.scalar`), and DuckDB's Python client
 at every query with parameters. Hidden, pandas counts as not installed for both. At 1M messages the loader
-peaked at 421 MB without pandas against 457 MB with it (README, Performance, "Two load jobs (round 10)").
+peaked at 421 MB without pandas against 457 MB with it (docs/performance.md, "Two load jobs (round 10)").
 """
 
 import sys

@@ -6,7 +6,7 @@ without the GIL, so that work could run beside the reshape, but not as dlt does 
 file object (`BufferedDataWriter._open_writer`), and each of pyarrow's writes into it takes the GIL back
 (written so while another Python thread was busy, a slice's files took 6.4 s instead of 0.3 s). Nor can the
 source write the files itself: dlt 1.31's file import cannot reach the child tables, which are table variants of
-`messages` (README, Performance, round 18).
+`messages` (docs/performance.md, round 18).
 
 So, while `parquet_written_on_a_thread()` is open, dlt's arrow-to-parquet writer is this subclass: it opens the
 same file again as a native pyarrow file (no GIL to write it) and hands each table to the block's writer

@@ -104,7 +104,7 @@ def cometchat_source(
     Args:
         credentials: the app's id, region and REST API key, from `[sources.cometchat.credentials]`.
         requests_per_minute: the request budget shared by every call of the run (free plan: 500).
-        max_workers: open connections to the API.
+        max_workers: concurrent requests to the API (at most `max_workers + 2` open connections).
         request_deadline_seconds: the longest a whole response (connect and every read) may take
             before it is retried like a timeout.
         messages_per_load: None (the default) loads every new message in this run. A number stops the
@@ -123,8 +123,8 @@ def cometchat_source(
             to backfilled messages from then on. See `sources/cometchat/windows.py` to cut a range.
         backfill_windows: when the message cursor is far behind (the first run, or a backlog whose first page
             is full), the range up to the newest message is cut into this many time windows, read
-            concurrently on `max_workers` connections within the one request budget, each with its own
-            cursor in state. 1 reads with the one sequential cursor.
+            concurrently within the one request budget (on four connections, up to `max_workers` where the
+            API answers slowly), each with its own cursor in state. 1 reads with the one sequential cursor.
         client: a ready client for these credentials, for callers that want its request statistics.
         append_last_slice: with `messages_per_load`, the slices of a first load (every message new to the
             destination) are appended, not merged, but for the last one, which leaves the merge in the

@@ -41,6 +41,7 @@ from .settings import (
     PAGE_SIZE,
     REQUEST_DEADLINE_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
+    WINDOW_READERS,
 )
 from .shaping import as_rows
 from .throttle import RequestBudget, RequestStats
@@ -111,6 +112,8 @@ class CometChatClient:
         self.budget = RequestBudget(requests_per_minute)
         self.max_attempts = max_attempts
         self.max_workers = max_workers
+        # Connections the message windows are read on; more once the API is seen to answer slowly (windows.py).
+        self.window_readers = min(WINDOW_READERS, max_workers)
         self.request_deadline_seconds = request_deadline_seconds
         session = Session()
         adapter = _BudgetedAdapter(self.budget, max_workers + 2, request_deadline_seconds)
@@ -126,6 +129,10 @@ class CometChatClient:
             # Compiled once: a path given as text is parsed again, into a new parser, for every page.
             data_selector=compile_path("data"),
         )
+
+    def read_windows_on(self, readers: int) -> None:
+        """The message windows are read on `readers` connections from now on, the later slices of a run too."""
+        self.window_readers = min(readers, self.max_workers)
 
     @property
     def stats(self) -> RequestStats:

@@ -67,7 +67,7 @@ def serve_large_allocations_apart(threshold: int = LARGE_ALLOCATION_BYTES) -> bo
     pages of messages (about 1 MB of JSON each) are freed, their successors come from the heap of the thread
     that reads them, and stay there, scattered, once they are freed. Loading 1M messages as run.py does,
     glibc held 88 to 158 MB freed (growing slice by slice) and the load peaked at 420 to 449 MB; with the
-    threshold fixed at 256 KiB, 14 to 41 MB and 395 to 418 MB (README, Performance, Memory).
+    threshold fixed at 256 KiB, 14 to 41 MB and 395 to 418 MB (docs/performance.md, Memory).
     """
     return _mallopt(_M_MMAP_THRESHOLD, threshold)
 
@@ -78,7 +78,7 @@ def share_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     glibc gives each new thread an arena of its own, up to 8 per core, and each keeps what it freed scattered in
     its heap. With a slice loading on a thread while the next is read (the reader threads and a new load thread
     per slice), a 5M load as run.py does it peaked at 506 to 510 MB of the process tree, 466 MB with 3 arenas
-    (README, Performance, "A slice loads while the next one is read"). glibc fixes its limit once it has 8
+    (docs/performance.md, "A slice loads while the next one is read"). glibc fixes its limit once it has 8
     arenas, so this is called before the read starts its threads (and by `run_load` before the run starts any).
     """
     return _mallopt(_M_ARENA_MAX, arenas)

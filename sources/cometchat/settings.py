@@ -43,14 +43,18 @@ MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0
 
-# A backlog of messages is cut into this many time windows, read concurrently on `max_workers` connections (more
-# windows than connections, so that a dense window does not leave the others idle at the end)...
+# A backlog of messages is cut into this many time windows, read concurrently (more windows than readers, so
+# that a dense window does not leave the others idle at the end)...
 DEFAULT_BACKFILL_WINDOWS: Final = 8
 # ...each at least this long: a shorter backlog is read by the one sequential cursor.
 MIN_WINDOW_SECONDS: Final = 3600
+# The windows are read on this many connections at first; more, up to `max_workers`, while the loader waits on
+# the API's answers (a slow API). Four keep two cores busy where the API answers fast; more only add contention.
+WINDOW_READERS: Final = 4
 
-# Concurrent requests for per-group and per-viewer fetches; the rate budget still applies.
-MAX_WORKERS: Final = 4
+# Concurrent requests (the message windows, lists read ahead, per-viewer fetches, the reverse ETL's PUTs); the
+# rate budget still applies. Eight keep a loader on two cores busy at 150 ms a request.
+MAX_WORKERS: Final = 8
 
 # Error codes that mean the credentials or the app id are wrong: the run stops at once.
 AUTH_ERROR_CODES: Final = frozenset(

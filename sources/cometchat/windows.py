@@ -6,8 +6,11 @@ several of them concurrently (see `ForwardRead`), and an orchestrator can load e
 """
 
 import logging
+import math
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -205,7 +208,14 @@ class ForwardRead:
             return self.client.messages("messages", self.params, after=after, start=start, until=until)
 
         readers = [partial(reader, w) for w in windows]
-        for index, page in read_concurrently(readers, self.client.max_workers, finishing=self._finishing):
+        pages = read_concurrently(
+            readers,
+            self.client.window_readers,
+            finishing=self._finishing,
+            most_workers=self.client.max_workers,
+            on_more_workers=self.client.read_windows_on,
+        )
+        for index, page in pages:
             window = windows[index]
             if page is None:  # read to its end, every page of it taken in
                 backfill["windows"].remove(window)
@@ -250,6 +260,8 @@ def read_concurrently(
     workers: int,
     depth: int = 2,
     finishing: threading.Event | None = None,
+    most_workers: int | None = None,
+    on_more_workers: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, T | None]]:
     """`(index, item)` of the iterators that `readers` make, read on up to `workers` threads, in the order
     they arrive; each reader's items in its own order, then `(index, None)` once it is exhausted.
@@ -258,7 +270,13 @@ def read_concurrently(
     the threads after their current item, and drops the items read. Once `finishing` is set, no reader reads
     another item: the items already read, or being read, still come, and a reader stopped so is not reported
     exhausted. (concurrent.futures maps whole results; this streams items.)
+
+    `most_workers`: while readers wait their turn and the caller spends more than STARVED_SHARE of a round of
+    items waiting for them (the API answers slowly: each worker's next request waits on its last answer), more
+    workers start, up to this many: as many more as would have kept the caller busy in that round.
+    `on_more_workers` is told each new number of workers.
     """
+    most = max(workers, most_workers or workers)
     buffer: queue.Queue = queue.Queue(maxsize=max(1, workers * depth))
     stop = threading.Event()
     finishing = finishing or threading.Event()
@@ -287,21 +305,77 @@ def read_concurrently(
         except BaseException as error:  # handed to the consumer, which re-raises it
             put((index, _DONE, error))
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cometchat-window")
-    for index in range(len(readers)):
-        pool.submit(run, index)
-    remaining = len(readers)
+    pool = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="cometchat-window")
+    waiting = deque(range(len(readers)))
+    running = 0
+    wanted = max(1, workers)
+    starving = _Starving()
+
+    def start_readers() -> None:
+        nonlocal running
+        while running < wanted and waiting:
+            pool.submit(run, waiting.popleft())
+            running += 1
+
+    start_readers()
     try:
-        while remaining:
-            index, item, error = buffer.get()
+        while running:
+            index, item, error = starving.get(buffer)
             if error is not None:
                 raise error
             if item is _DONE or item is _PAUSED:
-                remaining -= 1
+                running -= 1
+                start_readers()
                 if item is _DONE:
                     yield index, None
-            else:
-                yield index, item
+                continue
+            yield index, item
+            share = starving.after_item(wanted)
+            if waiting and wanted < most and share is not None and share > STARVED_SHARE:
+                # Items arrive in proportion to the workers while the API's answers are what the caller waits on.
+                wanted = min(most, max(wanted + 1, math.ceil(wanted / max(1 - share, 1 / most))))
+                logger.info("The API answers slowly: reading %d time windows at once", wanted)
+                if on_more_workers:
+                    on_more_workers(wanted)
+                start_readers()
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+# A caller that waits for items more than this share of its time, over a round of items (one per worker),
+# is starved: more workers would keep it busy.
+STARVED_SHARE = 0.25
+
+
+class _Starving:
+    """How long the consumer of `read_concurrently` waits for items, measured over rounds of items."""
+
+    def __init__(self) -> None:
+        self.waited = 0.0
+        self.items = 0
+        self.since: float | None = (
+            None  # rounds start at the first item: the first answers take a while anyway
+        )
+
+    def get(self, buffer: queue.Queue) -> Any:
+        try:
+            return buffer.get_nowait()
+        except queue.Empty:
+            started = time.monotonic()
+            entry = buffer.get()
+            self.waited += time.monotonic() - started
+            return entry
+
+    def after_item(self, workers: int) -> float | None:
+        """Counts an item; at the end of a round of `workers` items, the share of the round spent waiting."""
+        now = time.monotonic()
+        if self.since is None:
+            self.waited, self.since = 0.0, now
+            return None
+        self.items += 1
+        if self.items < workers:
+            return None
+        share = self.waited / max(now - self.since, 1e-9)
+        self.waited, self.items, self.since = 0.0, 0, now
+        return share

@@ -17,9 +17,10 @@ import dlt
 import pytest
 
 from pipelines.loading import build_pipeline, run_load
-from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source
+from sources.cometchat import CometChatClient, CometChatCredentials, cometchat_source, windows
 from sources.cometchat.errors import CometChatConfigError
-from sources.cometchat.windows import message_time_range, split_windows
+from sources.cometchat.settings import WINDOW_READERS
+from sources.cometchat.windows import message_time_range, read_concurrently, split_windows
 
 from .cli import cli_env
 from .conftest import emulator_credentials, load_from
@@ -181,6 +182,33 @@ def test_concurrent_windows_of_a_first_run_load_exactly(make_emulator, make_pipe
     # The edits' actions, in the last window, carry copies of messages of the first: left out, not merged.
     changes = sum(1 for m in truth["messages"] if m["category"] == "action" and m["type"] == "message")
     assert len(truth["messages"]) <= summary.rows_per_table["messages"] < len(truth["messages"]) + changes
+
+
+def test_windows_of_a_slow_api_are_read_on_more_connections_in_every_slice(
+    make_emulator, make_pipeline, monkeypatch
+):
+    """At 60 ms an answer the loader waits on the four first connections: the windows are read on more, up to
+    `max_workers`, from then on in every later slice too, and the load is exact."""
+    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    crowded_history(emulator)
+    truth = emulator.ground_truth()
+    emulator.configure(latency_ms=60)
+    started_on: list[int] = []
+
+    def recorded(readers, workers, *args, **kwargs):
+        started_on.append(workers)
+        return read_concurrently(readers, workers, *args, **kwargs)
+
+    monkeypatch.setattr(windows, "read_concurrently", recorded)
+    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000, max_workers=8)
+    pipeline = make_pipeline()
+
+    run_load(pipeline, client, resources=["messages"], messages_per_load=150)
+
+    assert started_on[0] == WINDOW_READERS and len(started_on) >= 2
+    assert WINDOW_READERS < client.window_readers <= 8
+    assert all(workers > WINDOW_READERS for workers in started_on[1:])  # the later slices start where it grew
+    assert_messages_match(pipeline, truth)
 
 
 def test_a_backfill_in_slices_loads_each_message_once(make_emulator, make_pipeline):

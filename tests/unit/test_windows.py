@@ -1,8 +1,9 @@
-"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised, and
-what was read handed over when it finishes early. ForwardRead.drops: which changed copies carried by actions are
+"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised,
+what was read handed over when it finishes early, and more threads while the consumer waits on slow readers. ForwardRead.drops: which changed copies carried by actions are
 left out, in a backfill's windows and in a read in slices."""
 
 import threading
+import time
 
 import pytest
 
@@ -52,6 +53,50 @@ def test_closing_early_stops_the_readers():
     for thread in alive:
         thread.join(timeout=2)
     assert not any(thread.is_alive() for thread in alive)
+
+
+def slow_readers(count: int, items: int, seconds: float):
+    """`count` readers of `items` items each, every item taking `seconds` (a slow API), and the most running at once."""
+    running, most, lock = [0], [0], threading.Lock()
+
+    def reader(index: int):
+        def read():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                for item in range(items):
+                    time.sleep(seconds)
+                    yield index * 100 + item
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        return read
+
+    return [reader(index) for index in range(count)], most
+
+
+def test_a_waiting_consumer_gets_more_workers_up_to_the_most():
+    readers, most_at_once = slow_readers(count=8, items=6, seconds=0.05)
+    told: list[int] = []
+
+    taken = list(read_concurrently(readers, workers=2, most_workers=6, on_more_workers=told.append))
+
+    assert told and told == sorted(told) and told[-1] <= 6 and told[0] > 2
+    assert 2 < most_at_once[0] <= 6
+    for index in range(8):  # each reader's items still in order, and exhausted once
+        assert [item for i, item in taken if i == index] == [index * 100 + n for n in range(6)] + [None]
+
+
+def test_a_busy_consumer_keeps_the_workers_it_started_with():
+    readers, most_at_once = slow_readers(count=8, items=6, seconds=0.001)
+    told: list[int] = []
+
+    for _ in read_concurrently(readers, workers=2, most_workers=6, on_more_workers=told.append):
+        time.sleep(0.02)  # the consumer, not the readers, sets the pace
+
+    assert told == [] and most_at_once[0] == 2
 
 
 def backfill_read(newest: tuple[int, int] | None = (1999, 500)) -> ForwardRead:
