@@ -102,7 +102,7 @@ def busy_cores_sampled(timeline: Timeline) -> Iterator[None]:
             now = _cpu_ticks()
             total, idle = now[0] - last[0], now[1] - last[1]
             if total:
-                busy = MACHINE_CORES * (1 - idle / total)
+                busy = min(MACHINE_CORES, max(0.0, MACHINE_CORES * (1 - idle / total)))
                 timeline.busy.append((time.monotonic() - timeline.started, busy))
             last = now
 
@@ -116,9 +116,10 @@ def busy_cores_sampled(timeline: Timeline) -> Iterator[None]:
 
 
 def _cpu_ticks() -> tuple[int, int]:
-    """(all ticks, idle ticks incl. I/O wait) of the machine, from the first line of /proc/stat."""
+    """(all ticks, idle ticks incl. I/O wait) of the machine, from the first line of /proc/stat: user to steal
+    (guest time is already counted in user)."""
     with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
     return sum(ticks), ticks[3] + ticks[4]
 
 

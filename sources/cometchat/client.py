@@ -1,6 +1,7 @@
 """HTTP client for the CometChat REST API v3: auth, paging, throttling, retries and errors."""
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -86,12 +87,13 @@ class _BudgetedAdapter(DeadlineAdapter):
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         self.budget.acquire()
+        sent = time.monotonic()
         try:
             response = super().send(request, *args, **kwargs)
         except BaseException:
             self.budget.abandon()
             raise
-        self.budget.observe(response.status_code, response.headers)
+        self.budget.observe(response.status_code, response.headers, time.monotonic() - sent)
         return response
 
 
@@ -133,6 +135,12 @@ class CometChatClient:
     def read_windows_on(self, readers: int) -> None:
         """The message windows are read on `readers` connections from now on, the later slices of a run too."""
         self.window_readers = min(readers, self.max_workers)
+
+    def answers(self) -> tuple[int, float]:
+        """The API's answers so far, and the seconds they took (from sending a request to its response's
+        headers), summed over threads."""
+        stats = self.stats
+        return stats.answers, stats.answer_seconds
 
     @property
     def stats(self) -> RequestStats:

@@ -22,6 +22,9 @@ class RequestStats:
     throttle_wait_seconds: float = 0.0
     retry_wait_seconds: float = 0.0
     by_status: dict[int, int] = field(default_factory=dict)
+    # Responses, and the seconds from sending each request to its response's headers, summed over threads.
+    answers: int = 0
+    answer_seconds: float = 0.0
 
 
 class RequestBudget:
@@ -57,11 +60,14 @@ class RequestBudget:
             self._record_wait(wait)
             self._sleep(wait)
 
-    def observe(self, status: int, headers: Mapping[str, str]) -> None:
-        """Reads the rate-limit headers of a response to a request that `acquire` let start."""
+    def observe(self, status: int, headers: Mapping[str, str], seconds: float = 0.0) -> None:
+        """Reads the rate-limit headers of a response to a request that `acquire` let start, which took
+        `seconds` to answer."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            self.stats.answers += 1
+            self.stats.answer_seconds += seconds
             remaining = _first_number(headers, _REMAINING_HEADERS)
             reset_at = _first_number(headers, _RESET_HEADERS)
             if remaining is not None and remaining <= self._in_flight and reset_at:

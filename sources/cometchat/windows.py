@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -214,6 +215,7 @@ class ForwardRead:
             finishing=self._finishing,
             most_workers=self.client.max_workers,
             on_more_workers=self.client.read_windows_on,
+            answers=self.client.answers,
         )
         for index, page in pages:
             window = windows[index]
@@ -262,19 +264,24 @@ def read_concurrently(
     finishing: threading.Event | None = None,
     most_workers: int | None = None,
     on_more_workers: Callable[[int], None] | None = None,
+    answers: Callable[[], tuple[int, float]] | None = None,
 ) -> Iterator[tuple[int, T | None]]:
     """`(index, item)` of the iterators that `readers` make, read on up to `workers` threads, in the order
     they arrive; each reader's items in its own order, then `(index, None)` once it is exhausted.
 
-    At most `depth` items per worker wait in memory. Errors are re-raised here; closing the generator stops
-    the threads after their current item, and drops the items read. Once `finishing` is set, no reader reads
-    another item: the items already read, or being read, still come, and a reader stopped so is not reported
-    exhausted. (concurrent.futures maps whole results; this streams items.)
+    At most `depth` items per worker it starts with wait in memory. Errors are re-raised here; closing the
+    generator stops the threads after their current item, and drops the items read. Once `finishing` is set, no
+    reader reads another item: the items already read, or being read, still come, and a reader stopped so is not
+    reported exhausted. (concurrent.futures maps whole results; this streams items.)
 
-    `most_workers`: while readers wait their turn and the caller spends more than STARVED_SHARE of a round of
-    items waiting for them (the API answers slowly: each worker's next request waits on its last answer), more
-    workers start, up to this many: as many more as would have kept the caller busy in that round.
-    `on_more_workers` is told each new number of workers.
+    `most_workers`: more workers start, up to this many, while readers wait their turn and the caller spends
+    more than STARVED_SHARE of each of STARVED_ROUNDS rounds of items in a row (a round: one item per worker)
+    waiting for them; a machine busy for a moment does not. With `answers`, a running
+    count of the API's answers and their seconds (request sent to response headers), only where the API is
+    what it waits on: as many as the round's mean answer time, over the caller's own time per item, keeps busy
+    (plus one, for reading and decoding the answer). An API that answers fast does not start more, however the
+    caller waits (on the rate budget, a 429's hold, or readers slowed by the CPU they share). Not once
+    `finishing` is set. `on_more_workers` is told each new number of workers; workers never go back down.
     """
     most = max(workers, most_workers or workers)
     buffer: queue.Queue = queue.Queue(maxsize=max(1, workers * depth))
@@ -309,7 +316,7 @@ def read_concurrently(
     waiting = deque(range(len(readers)))
     running = 0
     wanted = max(1, workers)
-    starving = _Starving()
+    rounds = _Rounds(answers)
 
     def start_readers() -> None:
         nonlocal running
@@ -320,7 +327,7 @@ def read_concurrently(
     start_readers()
     try:
         while running:
-            index, item, error = starving.get(buffer)
+            index, item, error = rounds.get(buffer)
             if error is not None:
                 raise error
             if item is _DONE or item is _PAUSED:
@@ -330,33 +337,65 @@ def read_concurrently(
                     yield index, None
                 continue
             yield index, item
-            share = starving.after_item(wanted)
-            if waiting and wanted < most and share is not None and share > STARVED_SHARE:
-                # Items arrive in proportion to the workers while the API's answers are what the caller waits on.
-                wanted = min(most, max(wanted + 1, math.ceil(wanted / max(1 - share, 1 / most))))
-                logger.info("The API answers slowly: reading %d time windows at once", wanted)
-                if on_more_workers:
-                    on_more_workers(wanted)
-                start_readers()
+            round_ = rounds.after_item(wanted)
+            if round_ and waiting and wanted < most and not finishing.is_set():
+                more = rounds.workers_wanted(round_, wanted)
+                if more > wanted:
+                    wanted = min(most, more)
+                    logger.info("The API answers slowly: reading %d time windows at once", wanted)
+                    if on_more_workers:
+                        on_more_workers(wanted)
+                    start_readers()
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-# A caller that waits for items more than this share of its time, over a round of items (one per worker),
-# is starved: more workers would keep it busy.
+# A caller that waits for items more than this share of a round of items (one per worker) is starved, and
+# gets more workers after this many such rounds in a row.
 STARVED_SHARE = 0.25
+STARVED_ROUNDS = 3
 
 
-class _Starving:
-    """How long the consumer of `read_concurrently` waits for items, measured over rounds of items."""
+@dataclass
+class _Round:
+    seconds: float
+    waited: float
+    items: int
+    answer_seconds: float | None  # the API's mean time to answer in the round, where known
 
-    def __init__(self) -> None:
+    def workers_wanted(self, workers: int) -> int:
+        """How many workers would have kept the caller busy in this round; `workers` if it was not starved."""
+        if self.waited <= STARVED_SHARE * self.seconds:
+            return workers
+        if self.answer_seconds is None:
+            # Items arrive in proportion to the workers while their answers are what the caller waits on.
+            return max(workers + 1, math.ceil(workers * self.seconds / max(self.seconds - self.waited, 1e-3)))
+        busy_per_item = max(self.seconds - self.waited, 1e-3) / self.items
+        return math.ceil(self.answer_seconds / busy_per_item) + 1
+
+
+class _Rounds:
+    """The consumer's side of `read_concurrently`: how long it waits for items, and how long the API took to
+    answer meanwhile (`answers`: a running count and sum of seconds), a round of items at a time."""
+
+    def __init__(self, answers: Callable[[], tuple[int, float]] | None) -> None:
+        self.answers = answers
         self.waited = 0.0
         self.items = 0
-        self.since: float | None = (
-            None  # rounds start at the first item: the first answers take a while anyway
-        )
+        # Rounds start at the first item: the first answers take a while anyway.
+        self.since: float | None = None
+        self.answered: tuple[int, float] = (0, 0.0)
+        self.wanting: list[int] = []  # the workers each round in a row wanted, where more than it had
+
+    def workers_wanted(self, round_: _Round, workers: int) -> int:
+        """More than `workers` once STARVED_ROUNDS rounds in a row each wanted more: the least they wanted."""
+        wanted = round_.workers_wanted(workers)
+        self.wanting = [*self.wanting, wanted][-STARVED_ROUNDS:] if wanted > workers else []
+        if len(self.wanting) < STARVED_ROUNDS:
+            return workers
+        least, self.wanting = min(self.wanting), []
+        return least
 
     def get(self, buffer: queue.Queue) -> Any:
         try:
@@ -367,15 +406,18 @@ class _Starving:
             self.waited += time.monotonic() - started
             return entry
 
-    def after_item(self, workers: int) -> float | None:
-        """Counts an item; at the end of a round of `workers` items, the share of the round spent waiting."""
+    def after_item(self, workers: int) -> _Round | None:
+        """Counts an item; the round just ended, after `workers` items."""
         now = time.monotonic()
-        if self.since is None:
-            self.waited, self.since = 0.0, now
-            return None
-        self.items += 1
-        if self.items < workers:
-            return None
-        share = self.waited / max(now - self.since, 1e-9)
-        self.waited, self.items, self.since = 0.0, 0, now
-        return share
+        if self.since is not None:
+            self.items += 1
+            if self.items < workers:
+                return None
+        answered = self.answers() if self.answers else (0, 0.0)
+        ended = None
+        if self.since is not None:
+            count, seconds = answered[0] - self.answered[0], answered[1] - self.answered[1]
+            answer_seconds = seconds / count if self.answers and count else None
+            ended = _Round(now - self.since, self.waited, self.items, answer_seconds)
+        self.waited, self.items, self.since, self.answered = 0.0, 0, now, answered
+        return ended

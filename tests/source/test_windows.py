@@ -187,12 +187,13 @@ def test_concurrent_windows_of_a_first_run_load_exactly(make_emulator, make_pipe
 def test_windows_of_a_slow_api_are_read_on_more_connections_in_every_slice(
     make_emulator, make_pipeline, monkeypatch
 ):
-    """At 60 ms an answer the loader waits on the four first connections: the windows are read on more, up to
+    """At 150 ms an answer the loader waits on the four first connections: the windows are read on more, up to
     `max_workers`, from then on in every later slice too, and the load is exact."""
-    emulator = make_emulator(profiles=("capped_pages",), **SMALL)
+    # Enough pages in the first slice for a few rounds of one page per connection.
+    emulator = make_emulator(profiles=("capped_pages",), **(SMALL | {"messages": 1_200}))
     crowded_history(emulator)
     truth = emulator.ground_truth()
-    emulator.configure(latency_ms=60)
+    emulator.configure(latency_ms=150)
     started_on: list[int] = []
 
     def recorded(readers, workers, *args, **kwargs):
@@ -203,7 +204,7 @@ def test_windows_of_a_slow_api_are_read_on_more_connections_in_every_slice(
     client = CometChatClient(emulator_credentials(emulator), requests_per_minute=60_000, max_workers=8)
     pipeline = make_pipeline()
 
-    run_load(pipeline, client, resources=["messages"], messages_per_load=150)
+    run_load(pipeline, client, resources=["messages"], messages_per_load=600)
 
     assert started_on[0] == WINDOW_READERS and len(started_on) >= 2
     assert WINDOW_READERS < client.window_readers <= 8

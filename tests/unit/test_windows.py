@@ -94,9 +94,55 @@ def test_a_busy_consumer_keeps_the_workers_it_started_with():
     told: list[int] = []
 
     for _ in read_concurrently(readers, workers=2, most_workers=6, on_more_workers=told.append):
-        time.sleep(0.02)  # the consumer, not the readers, sets the pace
+        time.sleep(0.05)  # the consumer, not the readers, sets the pace
 
     assert told == [] and most_at_once[0] == 2
+
+
+class Answers:
+    """A running count and sum of the API's answer times, as `CometChatClient.answers` gives them."""
+
+    def __init__(self, seconds_each: float) -> None:
+        self.seconds_each, self.count, self.lock = seconds_each, 0, threading.Lock()
+
+    def reader(self, read):
+        def counted():
+            for item in read():
+                with self.lock:
+                    self.count += 1
+                yield item
+
+        return counted
+
+    def __call__(self) -> tuple[int, float]:
+        with self.lock:
+            return self.count, self.count * self.seconds_each
+
+
+@pytest.mark.parametrize(("answer_seconds", "grows"), [(0.05, True), (0.001, False)])
+def test_more_workers_only_where_the_api_is_slow_to_answer(answer_seconds, grows):
+    """Items take 50 ms each to read and the consumer 5 ms to take in, so it waits either way; only answers that
+    took the time start more workers. Fast answers with a waiting consumer: the wait was elsewhere (the rate
+    budget, a 429's hold, a busy CPU)."""
+    readers, most_at_once = slow_readers(count=8, items=6, seconds=0.05)
+    answers = Answers(answer_seconds)
+    told: list[int] = []
+
+    items = read_concurrently(
+        [answers.reader(read) for read in readers],
+        workers=2,
+        most_workers=6,
+        on_more_workers=told.append,
+        answers=answers,
+    )
+    taken = 0
+    for _ in items:
+        time.sleep(0.005)
+        taken += 1
+    assert taken == 8 * 7
+
+    assert bool(told) is grows and (most_at_once[0] > 2) is grows
+    assert all(count <= 6 for count in told)
 
 
 def backfill_read(newest: tuple[int, int] | None = (1999, 500)) -> ForwardRead:

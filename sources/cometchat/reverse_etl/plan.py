@@ -20,7 +20,7 @@ from dlt.common.typing import TDataItem
 
 from ..client import CometChatClient
 from ..errors import CometChatApiError, CometChatAuthError
-from ..settings import MAX_LIST_PASSES
+from ..settings import MAX_LIST_PASSES, MAX_WORKERS
 from ..snapshots import stable_read
 from .changes import GROUP_PREFIX, MAX_TAGS, USER_SEPARATOR, ChangeRow, ConversationRef, id_problem
 from .status import Action
@@ -91,7 +91,7 @@ class Plan:
 
 
 def read_current(
-    client: CometChatClient, changes: Sequence[ChangeRow], max_workers: int = 4
+    client: CometChatClient, changes: Sequence[ChangeRow], max_workers: int = MAX_WORKERS
 ) -> dict[tuple[str, str], CurrentState]:
     """The live state of every (viewer, conversation) that a usable row addresses."""
     usable = [change for change in changes if change.error is None]
@@ -202,7 +202,7 @@ def _from_listing(client: CometChatClient, viewer: str, ref: ConversationRef) ->
 
 
 def read_each(
-    client: CometChatClient, wanted: Sequence[tuple[str, ConversationRef]], max_workers: int = 4
+    client: CometChatClient, wanted: Sequence[tuple[str, ConversationRef]], max_workers: int = MAX_WORKERS
 ) -> dict[tuple[str, str], CurrentState]:
     """`read_one` for each (viewer, conversation), concurrently."""
     unique = list(dict.fromkeys(wanted))
@@ -397,7 +397,7 @@ def _concurrently(work: Callable[[T], R], items: Sequence[T], max_workers: int) 
         return list(pool.map(work, items))
 
 
-def read_all(client: CometChatClient, max_workers: int = 4) -> dict[tuple[str, str], Current]:
+def read_all(client: CometChatClient, max_workers: int = MAX_WORKERS) -> dict[tuple[str, str], Current]:
     """Every viewer's tags on every conversation: the app-wide list, or each user's own list when the
     app-wide rows do not name their viewer."""
     found: dict[tuple[str, str], Current] = {}
