@@ -275,8 +275,8 @@ def read_concurrently(
     reported exhausted. (concurrent.futures maps whole results; this streams items.)
 
     `most_workers`: more workers start, up to this many, while readers wait their turn and the caller spends
-    more than STARVED_SHARE of each of STARVED_ROUNDS rounds of items in a row (a round: one item per worker)
-    waiting for them; a machine busy for a moment does not. With `answers`, a running
+    more than STARVED_SHARE of each of STARVED_ROUNDS rounds of items in a row (a round: ROUND_ITEMS_PER_WORKER
+    items per worker) waiting for them; a machine busy for a moment does not. With `answers`, a running
     count of the API's answers and their seconds (request sent to response headers), only where the API is
     what it waits on: as many as the round's mean answer time, over the caller's own time per item, keeps busy
     (plus one, for reading and decoding the answer). An API that answers fast does not start more, however the
@@ -351,10 +351,12 @@ def read_concurrently(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-# A caller that waits for items more than this share of a round of items (one per worker) is starved, and
-# gets more workers after this many such rounds in a row.
+# A caller that waits for items more than this share of a round of items (two per worker) is starved, and
+# gets more workers after this many such rounds in a row: one round is too short to tell a slow API from a
+# machine that is busy for a moment.
 STARVED_SHARE = 0.25
-STARVED_ROUNDS = 3
+STARVED_ROUNDS = 2
+ROUND_ITEMS_PER_WORKER = 2
 
 
 @dataclass
@@ -407,11 +409,11 @@ class _Rounds:
             return entry
 
     def after_item(self, workers: int) -> _Round | None:
-        """Counts an item; the round just ended, after `workers` items."""
+        """Counts an item; the round just ended, after ROUND_ITEMS_PER_WORKER items per worker."""
         now = time.monotonic()
         if self.since is not None:
             self.items += 1
-            if self.items < workers:
+            if self.items < ROUND_ITEMS_PER_WORKER * workers:
                 return None
         answered = self.answers() if self.answers else (0, 0.0)
         ended = None
