@@ -393,7 +393,7 @@ class _Rounds:
     def workers_wanted(self, round_: _Round, workers: int) -> int:
         """More than `workers` once STARVED_ROUNDS rounds in a row each wanted more: the least they wanted."""
         wanted = round_.workers_wanted(workers)
-        self.wanting = [*self.wanting, wanted][-STARVED_ROUNDS:] if wanted > workers else []
+        self.wanting = [*self.wanting, wanted] if wanted > workers else []
         if len(self.wanting) < STARVED_ROUNDS:
             return workers
         least, self.wanting = min(self.wanting), []
