@@ -138,11 +138,13 @@ class ForwardRead:
             replan = False
             try:
                 for page in pages:
+                    handed_over = time.monotonic()
                     yield page, None
                     if self._may_plan and not self._finishing.is_set():
                         self._may_plan = False
                         replan = (no_cursor or len(page) >= MESSAGE_PAGE_SIZE) and self._plan()
                         if replan:
+                            self._read_windows_on_enough(busy=time.monotonic() - handed_over)
                             break
             finally:
                 pages.close()
@@ -199,6 +201,18 @@ class ForwardRead:
         logger.info("Reading messages up to %d in %d time windows concurrently", until, count)
         return True
 
+    def _read_windows_on_enough(self, busy: float) -> None:
+        """Starts the windows on as many connections as the API's answers so far keep busy, where that is more
+        than the client's: a caller that took `busy` seconds over the first page would otherwise wait for the
+        windows' first rounds (see `read_concurrently`) before more connections start."""
+        count, seconds = self.client.answers()
+        if not count:
+            return
+        wanted = connections_to_keep_busy(seconds / count, busy)
+        if wanted > self.client.window_readers:
+            self.client.read_windows_on(wanted)
+            logger.info("The API answers slowly: reading up to %d time windows at once", wanted)
+
     def _backfill_pages(self) -> Iterator[tuple[list[dict[str, Any]], list[int] | None]]:
         backfill = self.state["backfill"]
         windows = list(backfill["windows"])
@@ -253,8 +267,8 @@ def _key(message: dict[str, Any]) -> list[int]:
     return [int(message["sentAt"]), int(message["id"])]
 
 
-_DONE = object()
-_PAUSED = object()  # a reader stopped by `finishing` before its end
+_DONE = object()  # a reader exhausted, or failed with the error that comes with it
+_EXIT = object()  # a worker stopped: nothing left to read, or `finishing`
 
 
 def read_concurrently(
@@ -269,24 +283,28 @@ def read_concurrently(
     """`(index, item)` of the iterators that `readers` make, read on up to `workers` threads, in the order
     they arrive; each reader's items in its own order, then `(index, None)` once it is exhausted.
 
+    Up to `most_workers` readers are under way at once (the others start as those end), and the threads take
+    turns among them an item at a time (see `_Turns`), so that they advance together and end together.
+
     At most `depth` items per worker it starts with wait in memory. Errors are re-raised here; closing the
     generator stops the threads after their current item, and drops the items read. Once `finishing` is set, no
-    reader reads another item: the items already read, or being read, still come, and a reader stopped so is not
-    reported exhausted. (concurrent.futures maps whole results; this streams items.)
+    reader reads another item: the items already being read still come, and a reader stopped so is not reported
+    exhausted. (concurrent.futures maps whole results; this streams items.)
 
-    `most_workers`: more workers start, up to this many, while readers wait their turn and the caller spends
-    more than STARVED_SHARE of each of STARVED_ROUNDS rounds of items in a row (a round: ROUND_ITEMS_PER_WORKER
-    items per worker) waiting for them; a machine busy for a moment does not. With `answers`, a running
-    count of the API's answers and their seconds (request sent to response headers), only where the API is
-    what it waits on: as many as the round's mean answer time, over the caller's own time per item, keeps busy
-    (plus one, for reading and decoding the answer). An API that answers fast does not start more, however the
-    caller waits (on the rate budget, a 429's hold, or readers slowed by the CPU they share). Not once
-    `finishing` is set. `on_more_workers` is told each new number of workers; workers never go back down.
+    `most_workers`: more workers start, up to this many, while the caller spends more than STARVED_SHARE of
+    each of STARVED_ROUNDS rounds of items in a row (a round: ROUND_ITEMS_PER_WORKER items per worker) waiting
+    for them; a machine busy for a moment does not. With `answers`, a running count of the API's answers and
+    their seconds (request sent to response headers), only where the API is what it waits on: as many as the
+    round's mean answer time, over the caller's own time per item, keeps busy (plus one, for reading and
+    decoding the answer). An API that answers fast does not start more, however the caller waits (on the rate
+    budget, a 429's hold, or readers slowed by the CPU they share). Not once `finishing` is set.
+    `on_more_workers` is told each new number of workers; workers never go back down.
     """
     most = max(workers, most_workers or workers)
     buffer: queue.Queue = queue.Queue(maxsize=max(1, workers * depth))
     stop = threading.Event()
     finishing = finishing or threading.Event()
+    turns = _Turns(readers, under_way=most)
 
     def put(entry: tuple[int, Any, BaseException | None]) -> bool:
         while not stop.is_set():
@@ -297,58 +315,110 @@ def read_concurrently(
                 continue
         return False
 
-    def run(index: int) -> None:
+    def work() -> None:
         try:
-            if not finishing.is_set():
-                for item in readers[index]():
-                    if not put((index, item, None)):
-                        return
-                    if finishing.is_set():
-                        break
-                else:
+            while (turn := turns.take(stop, finishing)) is not None:
+                index, items = turn
+                try:
+                    item = next(items)
+                except StopIteration:
+                    turns.end(index)
                     put((index, _DONE, None))
+                    continue
+                if not put((index, item, None)):
                     return
-            put((index, _PAUSED, None))
+                del item  # taken in and dropped by the caller while this worker reads the next reader's item
+                turns.give_back(index, items)
         except BaseException as error:  # handed to the consumer, which re-raises it
-            put((index, _DONE, error))
+            put((-1, _DONE, error))
+        finally:
+            put((-1, _EXIT, None))
 
     pool = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="cometchat-window")
-    waiting = deque(range(len(readers)))
-    running = 0
+    started = exited = 0
     wanted = max(1, workers)
     rounds = _Rounds(answers)
 
-    def start_readers() -> None:
-        nonlocal running
-        while running < wanted and waiting:
-            pool.submit(run, waiting.popleft())
-            running += 1
+    def start_workers() -> None:
+        nonlocal started
+        while started < min(wanted, len(readers)):
+            pool.submit(work)
+            started += 1
 
-    start_readers()
+    start_workers()
     try:
-        while running:
+        while exited < started:
             index, item, error = rounds.get(buffer)
             if error is not None:
                 raise error
-            if item is _DONE or item is _PAUSED:
-                running -= 1
-                start_readers()
-                if item is _DONE:
-                    yield index, None
+            if item is _EXIT:
+                exited += 1
+                continue
+            if item is _DONE:
+                yield index, None
                 continue
             yield index, item
             round_ = rounds.after_item(wanted)
-            if round_ and waiting and wanted < most and not finishing.is_set():
+            if round_ and wanted < min(most, turns.open) and not finishing.is_set():
                 more = rounds.workers_wanted(round_, wanted)
                 if more > wanted:
                     wanted = min(most, more)
                     logger.info("The API answers slowly: reading %d time windows at once", wanted)
                     if on_more_workers:
                         on_more_workers(wanted)
-                    start_readers()
+                    start_workers()
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Turns:
+    """Which reader a worker reads an item of next. The readers under way take turns, the one that waited
+    longest first: with fewer workers than readers (more start while the API proves slow), a reader left to
+    start after the others would end alone, one answer at a time. Up to `under_way` are under way; each
+    that ends lets the next one start."""
+
+    def __init__(self, readers: list[Callable[[], Iterator[T]]], under_way: int) -> None:
+        self.readers = readers
+        self.waiting = deque(range(len(readers)))
+        self.ready: deque[tuple[int, Iterator[T] | None]] = deque()
+        self.taken = 0  # turns being read
+        self.changed = threading.Condition()
+        for _ in range(min(under_way, len(readers))):
+            self.ready.append((self.waiting.popleft(), None))
+
+    @property
+    def open(self) -> int:
+        """Readers not yet exhausted."""
+        with self.changed:
+            return len(self.ready) + self.taken + len(self.waiting)
+
+    def take(self, stop: threading.Event, finishing: threading.Event) -> tuple[int, Iterator[T]] | None:
+        """The next reader's turn; None when there is nothing left to read, or no more is to be read."""
+        with self.changed:
+            while not self.ready:
+                if not self.taken or stop.is_set() or finishing.is_set():
+                    return None
+                self.changed.wait(0.1)
+            if stop.is_set() or finishing.is_set():
+                return None
+            index, items = self.ready.popleft()
+            self.taken += 1
+        return index, items if items is not None else iter(self.readers[index]())
+
+    def give_back(self, index: int, items: Iterator[T]) -> None:
+        with self.changed:
+            self.taken -= 1
+            self.ready.append((index, items))
+            self.changed.notify()
+
+    def end(self, index: int) -> None:
+        """The reader at `index` is exhausted: the next one waiting starts."""
+        with self.changed:
+            self.taken -= 1
+            if self.waiting:
+                self.ready.append((self.waiting.popleft(), None))
+            self.changed.notify_all()  # workers with nothing left to read exit
 
 
 # A caller that waits for items more than this share of a round of items (two per worker) is starved, and
@@ -373,8 +443,13 @@ class _Round:
         if self.answer_seconds is None:
             # Items arrive in proportion to the workers while their answers are what the caller waits on.
             return max(workers + 1, math.ceil(workers * self.seconds / max(self.seconds - self.waited, 1e-3)))
-        busy_per_item = max(self.seconds - self.waited, 1e-3) / self.items
-        return math.ceil(self.answer_seconds / busy_per_item) + 1
+        return connections_to_keep_busy(self.answer_seconds, (self.seconds - self.waited) / self.items)
+
+
+def connections_to_keep_busy(answer_seconds: float, busy_per_item: float) -> int:
+    """How many connections keep a caller that spends `busy_per_item` on each answer busy, when each answer
+    takes `answer_seconds`: one per answer it takes in meanwhile, plus one for reading and decoding it."""
+    return math.ceil(answer_seconds / max(busy_per_item, 1e-3)) + 1
 
 
 class _Rounds:

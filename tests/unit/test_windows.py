@@ -1,6 +1,8 @@
-"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised,
-what was read handed over when it finishes early, and more threads while the consumer waits on slow readers. ForwardRead.drops: which changed copies carried by actions are
-left out, in a backfill's windows and in a read in slices."""
+"""read_concurrently: several iterators read on threads, each one's items in its order, errors re-raised, what
+was read handed over when it finishes early, readers under way taking turns so that they end together, and more
+threads while the consumer waits on slow readers; a first run's windows started on as many connections as the
+API's answers keep busy. ForwardRead.drops: which changed copies carried by actions are left out, in a
+backfill's windows and in a read in slices."""
 
 import threading
 import time
@@ -56,25 +58,47 @@ def test_closing_early_stops_the_readers():
 
 
 def slow_readers(count: int, items: int, seconds: float):
-    """`count` readers of `items` items each, every item taking `seconds` (a slow API), and the most running at once."""
-    running, most, lock = [0], [0], threading.Lock()
+    """`count` readers of `items` items each, every item taking `seconds` (a slow API), and the most items read
+    at once (connections)."""
+    reading, most, lock = [0], [0], threading.Lock()
 
     def reader(index: int):
         def read():
-            with lock:
-                running[0] += 1
-                most[0] = max(most[0], running[0])
-            try:
-                for item in range(items):
-                    time.sleep(seconds)
-                    yield index * 100 + item
-            finally:
+            for item in range(items):
                 with lock:
-                    running[0] -= 1
+                    reading[0] += 1
+                    most[0] = max(most[0], reading[0])
+                time.sleep(seconds)
+                with lock:
+                    reading[0] -= 1
+                yield index * 100 + item
 
         return read
 
     return [reader(index) for index in range(count)], most
+
+
+def test_readers_under_way_take_turns_and_end_together():
+    """Four readers on two workers: a reader does not wait for another to end before it starts, so that none is
+    left to be read alone at the end (at a slow API, one answer at a time)."""
+    readers, _ = slow_readers(count=4, items=10, seconds=0.002)
+
+    taken = list(read_concurrently(readers, workers=2, most_workers=4))
+
+    assert len(taken) == 4 * 11
+    ends = [position for position, (_, item) in enumerate(taken) if item is None]
+    first_items = [next(p for p, (i, _) in enumerate(taken) if i == index) for index in range(4)]
+    assert max(first_items) < 8 and min(ends) >= len(taken) - 8
+
+
+def test_more_readers_than_the_most_workers_start_as_others_end():
+    readers, most_at_once = slow_readers(count=6, items=3, seconds=0.002)
+
+    taken = list(read_concurrently(readers, workers=2, most_workers=2))
+
+    for index in range(6):
+        assert [item for i, item in taken if i == index] == [index * 100 + n for n in range(3)] + [None]
+    assert most_at_once[0] <= 2
 
 
 def test_a_waiting_consumer_gets_more_workers_up_to_the_most():
@@ -143,6 +167,54 @@ def test_more_workers_only_where_the_api_is_slow_to_answer(answer_seconds, grows
 
     assert bool(told) is grows and (most_at_once[0] > 2) is grows
     assert all(count <= 6 for count in told)
+
+
+class FirstRunClient:
+    """A client of an app whose history spans days, for a first run's plan: pages of the first window's second,
+    each answer having taken `answer_seconds`."""
+
+    max_workers = 8
+
+    def __init__(self, answer_seconds: float) -> None:
+        self.answer_seconds, self.window_readers, self.answered = answer_seconds, 4, 0
+
+    def messages(self, path, params, after=None, start=0, until=None):
+        if until is None and after is None:  # the sequential read's first page: a full one
+            self.answered += 1
+            yield [{"id": str(n), "sentAt": 1_000_000} for n in range(1, 1_001)]
+
+    def newest_message(self, path):
+        self.answered += 1
+        return {"id": "999999", "sentAt": 1_000_000 + 10 * 86_400}
+
+    def answers(self) -> tuple[int, float]:
+        return self.answered, self.answered * self.answer_seconds
+
+    def read_windows_on(self, readers: int) -> None:
+        self.window_readers = min(readers, self.max_workers)
+
+
+@pytest.mark.parametrize(("answer_seconds", "connections"), [(0.005, 4), (0.22, 6), (1.0, 8)])
+def test_a_first_run_starts_its_windows_on_as_many_connections_as_its_answers_keep_busy(
+    answer_seconds, connections
+):
+    """The loader takes about 50 ms over the first page: 4 connections at 5 ms answers (never fewer than the
+    client's), 220 / 50, rounded up, + 1 at 220 ms, and no more than `max_workers` at 1 s."""
+    client = FirstRunClient(answer_seconds)
+    read = ForwardRead(client, state={}, params={}, first=0, windows=8)  # type: ignore[arg-type]
+
+    pages = read.pages()
+    page, window = next(pages)
+    time.sleep(0.05)
+    read.advance(window, page)
+    for page, window in pages:
+        read.advance(window, page)
+
+    assert client.window_readers in (connections, connections - 1)  # the sleep's own length varies a little
+    assert len(read.state.get("backfill", {}).get("windows", [])) == 0 and read.state["cursor"] == [
+        1_000_000,
+        1_000,
+    ]
 
 
 def backfill_read(newest: tuple[int, int] | None = (1999, 500)) -> ForwardRead:
