@@ -43,18 +43,20 @@ MAX_ATTEMPTS: Final = 8
 BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0
 
-# A backlog of messages is cut into this many time windows, read concurrently (more windows than the four
-# connections a run starts with, so that a dense window does not leave the others idle at the end)...
+# A backlog of messages is cut into this many time windows, read concurrently (as many as `max_workers`, so that
+# every window is under way from the start and they end together)...
 DEFAULT_BACKFILL_WINDOWS: Final = 8
 # ...each at least this long: a shorter backlog is read by the one sequential cursor.
 MIN_WINDOW_SECONDS: Final = 3600
-# The windows are read on this many connections at first; more, up to `max_workers`, while the loader waits on
-# the API's answers (a slow API). Four keep two cores busy where the API answers fast; more only add contention.
+# The windows are read on this many connections at first (more where the first answers are slow); more, up to
+# `max_workers`, while the loader waits on the API's answers. Four keep two cores busy where the API answers
+# fast; more only add contention.
 WINDOW_READERS: Final = 4
 
 # Concurrent requests (the message windows, lists read ahead, per-viewer fetches, the reverse ETL's PUTs); the
 # rate budget still applies. Eight, for the message windows at 150 ms a request: four made 0.62 to 0.67 of the
-# load's CPU ceiling, eight 0.75 to 0.90 (README, Performance; the target is 0.8).
+# load's CPU ceiling, eight 0.75 to 0.90, eight taking turns among the windows 0.79 to 1.05 (docs/performance.md,
+# rounds 22 and 23; the target is 0.8).
 MAX_WORKERS: Final = 8
 
 # Error codes that mean the credentials or the app id are wrong: the run stops at once.

@@ -141,10 +141,11 @@ class ForwardRead:
                     handed_over = time.monotonic()
                     yield page, None
                     if self._may_plan and not self._finishing.is_set():
+                        busy = time.monotonic() - handed_over  # before the plan's own request, if any
                         self._may_plan = False
                         replan = (no_cursor or len(page) >= MESSAGE_PAGE_SIZE) and self._plan()
                         if replan:
-                            self._read_windows_on_enough(busy=time.monotonic() - handed_over)
+                            self._read_windows_on_enough(busy)
                             break
             finally:
                 pages.close()
@@ -325,9 +326,14 @@ def read_concurrently(
                     turns.end(index)
                     put((index, _DONE, None))
                     continue
+                except BaseException:
+                    turns.end(index)  # so that the other workers do not wait for its turn to come back
+                    raise
                 if not put((index, item, None)):
                     return
-                del item  # taken in and dropped by the caller while this worker reads the next reader's item
+                del (
+                    item
+                )  # not kept while this worker waits for a turn (the reader keeps only its own last one)
                 turns.give_back(index, items)
         except BaseException as error:  # handed to the consumer, which re-raises it
             put((-1, _DONE, error))
