@@ -331,9 +331,8 @@ def read_concurrently(
                     raise
                 if not put((index, item, None)):
                     return
-                del (
-                    item
-                )  # not kept while this worker waits for a turn (the reader keeps only its own last one)
+                # Not kept while this worker waits for a turn (the reader keeps only its own last one).
+                del item
                 turns.give_back(index, items)
         except BaseException as error:  # handed to the consumer, which re-raises it
             put((-1, _DONE, error))

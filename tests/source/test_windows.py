@@ -207,8 +207,8 @@ def test_windows_of_a_slow_api_are_read_on_more_connections_in_every_slice(
     run_load(pipeline, client, resources=["messages"], messages_per_load=600)
 
     assert len(started_on) >= 2 and WINDOW_READERS < started_on[0] <= 8
-    assert started_on[1:] == [client.window_readers] * (len(started_on) - 1)  # never fewer than before
-    assert started_on[0] <= client.window_readers
+    assert started_on == sorted(started_on)  # each later slice starts where the one before ended
+    assert started_on[-1] <= client.window_readers <= 8
     assert_messages_match(pipeline, truth)
 
 
