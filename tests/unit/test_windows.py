@@ -87,14 +87,15 @@ def slow_readers(count: int, items: int, seconds: float):
 def test_readers_under_way_take_turns_and_end_together():
     """Four readers on two workers: a reader does not wait for another to end before it starts, so that none is
     left to be read alone at the end (at a slow API, one answer at a time)."""
-    readers, _ = slow_readers(count=4, items=10, seconds=0.002)
+    readers, _ = slow_readers(count=4, items=20, seconds=0.002)
 
     taken = list(read_concurrently(readers, workers=2, most_workers=4))
 
-    assert len(taken) == 4 * 11
+    assert len(taken) == 4 * 21
     ends = [position for position, (_, item) in enumerate(taken) if item is None]
     first_items = [next(p for p, (i, _) in enumerate(taken) if i == index) for index in range(4)]
-    assert max(first_items) < 8 and min(ends) >= len(taken) - 8
+    # One after the other, two readers would end half way through (position 41 or so).
+    assert max(first_items) < 8 and min(ends) >= len(taken) - 16
 
 
 def test_more_readers_than_the_most_workers_start_as_others_end():
