@@ -95,17 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         "notebook": notebook,
     }
     results = {}
-    for name, scenario in scenarios.items():
-        on_request = name in ON_REQUEST or (name == "memory" and not args.smoke)
-        if (args.only and name not in args.only) or (not args.only and on_request):
-            continue
+    for name in chosen(list(scenarios), args.only, args.smoke):
         print(f"== {name} ...", file=sys.stderr, flush=True)
-        results[name] = scenario(sizes)
+        results[name] = scenarios[name](sizes)
         print_table(name, results[name])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
     print(f"\nwritten to {args.out}")
     return 0
+
+
+def chosen(names: list[str], only: list[str] | None, smoke: bool) -> list[str]:
+    """The scenarios to run: those named with `--only`, else all but the ones run only on request (and the
+    memory scenario, which takes long at any size but the smoke's)."""
+    if only:
+        return [name for name in names if name in only]
+    return [name for name in names if name not in ON_REQUEST and (smoke or name != "memory")]
 
 
 def print_table(name: str, result: dict) -> None:

@@ -7,20 +7,61 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.bench.__main__ import chosen
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_smoke_benchmark_produces_every_figure(tmp_path):
+def smoke(tmp_path: Path, *scenarios: str) -> dict:
+    """The results of `python -m pipelines.bench --smoke --only ...`, after checking that it printed each table."""
     out = tmp_path / "bench.json"
+    only = [argument for name in scenarios for argument in ("--only", name)]
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.bench", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "pipelines.bench", "--smoke", *only, "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    for name in scenarios:
+        assert f"\n{name}\n" in done.stdout, name
     results = json.loads(out.read_text())["results"]
+    assert sorted(results) == sorted(scenarios)
+    return results
+
+
+def test_the_default_run_leaves_out_what_runs_only_when_named():
+    names = [
+        "emulator",
+        "throughput",
+        "memory",
+        "rate_limited",
+        "latency",
+        "reverse_etl",
+        "tag_file",
+        "notebook",
+    ]
+    assert chosen(names, None, smoke=False) == [
+        "emulator",
+        "throughput",
+        "rate_limited",
+        "reverse_etl",
+        "tag_file",
+    ]
+    assert chosen(names, None, smoke=True) == [
+        "emulator",
+        "throughput",
+        "memory",
+        "rate_limited",
+        "reverse_etl",
+        "tag_file",
+    ]
+    assert chosen(names, ["latency", "memory"], smoke=False) == ["memory", "latency"]
+
+
+def test_smoke_throughput_produces_every_figure(tmp_path):
+    results = smoke(tmp_path, "throughput")
     throughput = results["throughput"]
     assert throughput["ours_messages_loaded"] == throughput["messages_in_emulator"]
     assert throughput["baseline_messages_loaded"] == throughput["messages_in_emulator"]
@@ -48,13 +89,26 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     # What no named thread accounts for is small: dlt's telemetry thread, native threads.
     assert abs(by_kind["ours_thread_cpu_other_s"]) < 0.1 * throughput["ours_full_load_cpu_s"]
     assert sum(by_kind.values()) == pytest.approx(throughput["ours_full_load_cpu_s"], rel=0.1, abs=0.2)
+
+
+def test_smoke_emulator_and_rate_limited(tmp_path):
+    results = smoke(tmp_path, "emulator", "rate_limited")
+    assert results["emulator"]["messages"] > 0 and results["emulator"]["messages_per_s"] > 0
     assert results["rate_limited"]["ours_requests"] > 0
+
+
+def test_smoke_memory_loads_every_message_at_each_size(tmp_path):
+    results = smoke(tmp_path, "memory")
     memory = results["memory"]
-    for size in (2_000, 4_000):
+    for size in (2_000,):  # the smoke size
         for contender in ("ours", "ours_one_run"):
             loaded = memory[f"{contender}_at_{size}_messages_loaded"]
             assert loaded == memory[f"at_{size}_messages_in_emulator"], contender
             assert memory[f"{contender}_at_{size}_peak_tree_rss_mb"] > 0
+
+
+def test_smoke_reverse_etl_and_tag_file(tmp_path):
+    results = smoke(tmp_path, "reverse_etl", "tag_file")
     reverse = results["reverse_etl"]
     for rate in (1_200, 3_000):  # the smoke sizes' budgets of scenarios 2 and 3
         assert reverse[f"at_{rate}rpm_applied"] == reverse[f"at_{rate}rpm_tag_changes"]
@@ -63,6 +117,18 @@ def test_smoke_benchmark_produces_every_figure(tmp_path):
     assert tag_file["dry_run_puts"] == 0 and tag_file["dry_run_status_planned"] == tag_file["dry_run_rows"]
     assert tag_file["apply_puts"] == tag_file["apply_status_applied"] == tag_file["apply_rows"] > 100
     assert 0 < tag_file["apply_local_work_s"] < tag_file["apply_wall_s"]
-    for name in ("emulator", "throughput", "memory", "rate_limited", "reverse_etl", "tag_file"):
-        assert name in done.stdout
-    assert "notebook" not in results  # only with --only notebook
+
+
+def test_smoke_latency_compares_each_round_with_its_own_ceiling(tmp_path):
+    latency = smoke(tmp_path, "latency")["latency"]
+    total = latency["messages_in_emulator"]
+    for label in ("cpu_windows_1", "cpu_one_cursor_1", "windows_1", "one_cursor"):
+        assert latency[f"{label}_messages_loaded"] == total, label
+    assert latency["windows_1_requests"] > latency["one_cursor_requests"]  # the windows did run concurrently
+    ceiling = max(latency["cpu_windows_1_messages_per_s"], latency["cpu_one_cursor_1_messages_per_s"])
+    assert latency["windows_over_ceiling_1"] == pytest.approx(latency["windows_1_messages_per_s"] / ceiling)
+    assert (
+        latency["windows_over_ceiling"]
+        == latency["windows_over_ceiling_lowest"]
+        == latency["windows_over_ceiling_1"]
+    )

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.loading import LoadSummary, build_pipeline, run_load
 from sources.cometchat import CometChatClient, CometChatCredentials
+from sources.cometchat.settings import MAX_WORKERS
 
 
 def emulator_credentials(emulator) -> CometChatCredentials:
@@ -15,9 +16,15 @@ def emulator_credentials(emulator) -> CometChatCredentials:
 
 
 def load_from(
-    emulator, pipeline: dlt.Pipeline, requests_per_minute: float = 60_000, **options
+    emulator,
+    pipeline: dlt.Pipeline,
+    requests_per_minute: float = 60_000,
+    max_workers: int = MAX_WORKERS,
+    **options,
 ) -> LoadSummary:
-    client = CometChatClient(emulator_credentials(emulator), requests_per_minute=requests_per_minute)
+    client = CometChatClient(
+        emulator_credentials(emulator), requests_per_minute=requests_per_minute, max_workers=max_workers
+    )
     return run_load(pipeline, client, **options)
 
 
