@@ -16,6 +16,7 @@ against the same emulator data; each contender loads in its own process.
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.bench.scenarios import (
@@ -31,8 +32,19 @@ from pipelines.bench.scenarios import (
 )
 
 RESULTS = Path("bench-results")
+SCENARIOS: dict[str, Callable[[dict], dict]] = {
+    "emulator": emulator_alone,
+    "throughput": throughput,
+    "memory": memory,
+    "rate_limited": rate_limited,
+    "latency": latency,
+    "reverse_etl": reverse_etl,
+    "tag_file": tag_file,
+    "notebook": notebook,
+}
 # Run only when named with --only: the notebook repeats what tests/notebooks checks, at a size that takes
-# minutes; the latency scenario's four loads take minutes at any size that shows anything (150 ms a request).
+# minutes; the latency scenario's rounds of loads take minutes at any size that shows anything (150 ms a
+# request).
 ON_REQUEST = {"notebook", "latency"}
 
 
@@ -45,16 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--big", action="store_true", help="1M messages in scenario 1")
     parser.add_argument(
         "--only",
-        choices=[
-            "emulator",
-            "throughput",
-            "memory",
-            "rate_limited",
-            "latency",
-            "reverse_etl",
-            "tag_file",
-            "notebook",
-        ],
+        choices=list(SCENARIOS),
         action="append",
         help="run only these scenarios; `memory` (1M and 5M messages, ours only) runs only when named",
     )
@@ -84,20 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes["memory_messages"] = args.memory_messages
     if args.memory_contenders:
         sizes["memory_contenders"] = args.memory_contenders
-    scenarios = {
-        "emulator": emulator_alone,
-        "throughput": throughput,
-        "memory": memory,
-        "rate_limited": rate_limited,
-        "latency": latency,
-        "reverse_etl": reverse_etl,
-        "tag_file": tag_file,
-        "notebook": notebook,
-    }
     results = {}
-    for name in chosen(list(scenarios), args.only, args.smoke):
+    for name in chosen(args.only, args.smoke):
         print(f"== {name} ...", file=sys.stderr, flush=True)
-        results[name] = scenarios[name](sizes)
+        results[name] = SCENARIOS[name](sizes)
         print_table(name, results[name])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
@@ -105,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def chosen(names: list[str], only: list[str] | None, smoke: bool) -> list[str]:
+def chosen(only: list[str] | None, smoke: bool) -> list[str]:
     """The scenarios to run: those named with `--only`, else all but the ones run only on request (and the
     memory scenario, which takes long at any size but the smoke's)."""
     if only:
-        return [name for name in names if name in only]
-    return [name for name in names if name not in ON_REQUEST and (smoke or name != "memory")]
+        return [name for name in SCENARIOS if name in only]
+    return [name for name in SCENARIOS if name not in ON_REQUEST and (smoke or name != "memory")]
 
 
 def print_table(name: str, result: dict) -> None:

@@ -286,6 +286,8 @@ def latency(sizes: dict[str, int]) -> dict:
             f"{label}_messages_per_s": rates[label],
             f"{label}_requests": run["requests"],
             f"{label}_429s": run["429s"],
+            f"{label}_retries": run["retries"],
+            f"{label}_throttle_wait_s": run["throttle_wait_s"],
         }
     ratios, ceilings = [], []
     for round_ in range(1, sizes["latency_rounds"] + 1):
@@ -293,10 +295,13 @@ def latency(sizes: dict[str, int]) -> dict:
         ceilings.append(ceiling)
         ratios.append(rates[f"windows_{round_}"] / ceiling)
         result[f"windows_over_ceiling_{round_}"] = ratios[-1]
+    windows_rate = statistics.median(rates[f"windows_{round_}"] for round_ in range(1, len(ratios) + 1))
     return result | {
+        "ceiling_messages_per_s": statistics.median(ceilings),
         "windows_over_ceiling": statistics.median(ratios),
         "windows_over_ceiling_lowest": min(ratios),
         "one_cursor_over_ceiling": rates["one_cursor"] / statistics.median(ceilings),
+        "windows_over_one_cursor": windows_rate / rates["one_cursor"],
     }
 
 

@@ -1,12 +1,13 @@
 """Where the wall time of one `run_load` goes: its steps in order, each with the machine's busy cores meanwhile.
 
     python -m pipelines.bench.timeline [--messages 200000] [--messages-per-load 100000]
-        [--latency-ms 150 --messages-only]
+        [--latency-ms 150 --messages-only] [--max-workers 16 --backfill-windows 16]
 
 Runs `run_load` in this process against an emulator of scenario 1's data (its own process), as run.py loads:
 messages in slices, each slice's package loaded on a thread while the next is extracted, then the other tables.
 Prints each step's start and end (which thread, which step) and, per step, the mean busy cores of the whole
-machine while it ran (from /proc/stat, every 0.2 s), so an idle core shows where it sits. Asserts nothing.
+machine while it ran (from /proc/stat, every 0.2 s), so an idle core shows where it sits; then how long the
+loader waited for the time windows' pages, second by second, and the API's mean answer time. Asserts nothing.
 The machine's cores are counted whole: anything else running shows as busy.
 """
 
@@ -21,14 +22,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import dlt
 
 from pipelines import loading
 from pipelines.background_load import BackgroundLoad
 from pipelines.bench.scenarios import LATENCY_BUDGET, throughput_data
-from sources.cometchat import CometChatClient, CometChatCredentials
-from sources.cometchat.settings import MESSAGES_PER_LOAD
+from sources.cometchat import CometChatClient, CometChatCredentials, windows
+from sources.cometchat.settings import DEFAULT_BACKFILL_WINDOWS, MAX_WORKERS, MESSAGES_PER_LOAD
 from sources.cometchat_emulator import Emulator
 
 SAMPLE_SECONDS = 0.2
@@ -58,6 +60,8 @@ class Timeline:
     steps: list[Step] = field(default_factory=list)
     busy: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, busy cores)
     window_readers: int | None = None  # connections the message windows were read on at the end
+    waits: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, seconds waited)
+    answers: tuple[int, float] = (0, 0.0)  # the API's answers, and their seconds summed
 
     def busy_cores(self, start: float, end: float) -> float | None:
         """Mean busy cores over the samples taken within [start, end]; None if none was."""
@@ -89,6 +93,24 @@ def _timed(function: Callable[..., Any], label: str, timeline: Timeline) -> Call
             step.end = time.monotonic() - timeline.started
 
     return timed
+
+
+@contextmanager
+def window_waits_timed(timeline: Timeline) -> Iterator[None]:
+    """Records each time the loader waits for a time window's page (`read_concurrently`'s consumer side)."""
+    original = windows._Rounds.get
+
+    def get(rounds: Any, buffer: Any) -> Any:
+        started = time.monotonic()
+        entry = original(rounds, buffer)
+        timeline.waits.append((started - timeline.started, time.monotonic() - started))
+        return entry
+
+    windows._Rounds.get = get  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        windows._Rounds.get = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -128,17 +150,24 @@ def measure(
     messages_per_load: int = MESSAGES_PER_LOAD,
     latency_ms: int = 0,
     messages_only: bool = False,
+    max_workers: int = MAX_WORKERS,
+    backfill_windows: int = DEFAULT_BACKFILL_WINDOWS,
 ) -> tuple[Timeline, float]:
     """The timeline of one `run_load` of `messages` messages in slices of `messages_per_load`, and its wall
     seconds; with `latency_ms`, every answer that late and the budget scenario 6's."""
-    with Emulator(throughput_data(messages)) as emulator, tempfile.TemporaryDirectory() as workdir:
+    windows_set = patch.dict(os.environ, {"SOURCES__COMETCHAT__BACKFILL_WINDOWS": str(backfill_windows)})
+    with (
+        windows_set,
+        Emulator(throughput_data(messages)) as emulator,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
         budget = LATENCY_BUDGET if latency_ms else 1e9
         if latency_ms:
             emulator.configure(latency_ms=latency_ms, rate_limit=LATENCY_BUDGET, rate_window=60)
         credentials = CometChatCredentials(
             app_id=emulator.app_id, api_key=emulator.api_key, base_url=emulator.base_url
         )
-        client = CometChatClient(credentials, requests_per_minute=budget)
+        client = CometChatClient(credentials, requests_per_minute=budget, max_workers=max_workers)
         pipeline = loading.build_pipeline(
             destination=loading.capped_duckdb(Path(workdir) / "timeline.duckdb"),
             pipeline_name="bench_timeline",
@@ -146,7 +175,7 @@ def measure(
             pipelines_dir=str(Path(workdir) / "pipelines"),
         )
         timeline = Timeline()
-        with steps_timed(timeline), busy_cores_sampled(timeline):
+        with steps_timed(timeline), window_waits_timed(timeline), busy_cores_sampled(timeline):
             summary = loading.run_load(
                 pipeline,
                 client,
@@ -154,6 +183,7 @@ def measure(
                 messages_per_load=messages_per_load,
             )
         timeline.window_readers = client.window_readers
+        timeline.answers = client.answers()
         return timeline, summary.seconds
 
 
@@ -167,6 +197,19 @@ def report(timeline: Timeline, seconds: float) -> str:
     whole = timeline.busy_cores(0, seconds)
     lines += ["", f"whole run: {whole:.2f} busy cores" if whole is not None else "whole run: no sample"]
     lines.append(f"message windows read on {timeline.window_readers} connections at the end")
+    per_second: dict[int, float] = {}
+    for at, waited in timeline.waits:
+        per_second[int(at)] = per_second.get(int(at), 0.0) + waited
+    lines.append(
+        f"the loader waited {sum(per_second.values()):.2f} s for the windows' pages; by second of the run: "
+        + (
+            ", ".join(f"{at}: {waited:.2f}" for at, waited in sorted(per_second.items()) if waited >= 0.01)
+            or "-"
+        )
+    )
+    count, answer_seconds = timeline.answers
+    if count:
+        lines.append(f"{count} answers of the API, {1000 * answer_seconds / count:.0f} ms each on average")
     return "\n".join(lines)
 
 
@@ -178,8 +221,18 @@ def main() -> None:
     parser.add_argument("--messages-per-load", type=int, default=MESSAGES_PER_LOAD)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--messages-only", action="store_true")
+    parser.add_argument("--max-workers", type=int, default=MAX_WORKERS)
+    parser.add_argument("--backfill-windows", type=int, default=DEFAULT_BACKFILL_WINDOWS)
     args = parser.parse_args()
-    print(report(*measure(args.messages, args.messages_per_load, args.latency_ms, args.messages_only)))
+    timeline, seconds = measure(
+        args.messages,
+        args.messages_per_load,
+        args.latency_ms,
+        args.messages_only,
+        args.max_workers,
+        args.backfill_windows,
+    )
+    print(report(timeline, seconds))
 
 
 if __name__ == "__main__":

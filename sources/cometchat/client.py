@@ -35,6 +35,7 @@ from .settings import (
     BACKOFF_FACTOR_SECONDS,
     DEFAULT_REQUESTS_PER_MINUTE,
     FIRST_TIMESTAMP,
+    LIST_PAGES_AHEAD,
     MAX_ATTEMPTS,
     MAX_RETRY_DELAY_SECONDS,
     MAX_WORKERS,
@@ -187,14 +188,15 @@ class CometChatClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a page-number list, asked at the largest page size, until the API says no more.
 
-        `ahead`: up to `max_workers` pages are asked for at once (`pages_ahead.py`), for the long app-wide lists;
-        this costs up to `max_workers - 1` requests past the list's end. `decode`: as for `get_body`.
+        `ahead`: up to LIST_PAGES_AHEAD pages (at most `max_workers`) are asked for at once (`pages_ahead.py`),
+        for the long app-wide lists; this costs up to one fewer requests past the list's end. `decode`: as for
+        `get_body`.
         """
         if ahead:
             query = {**(params or {}), "perPage": PAGE_SIZE}
             yield from pages_ahead(
                 lambda page: self.get_body(path, {**query, "page": page}, on_behalf_of, decode),
-                self.max_workers,
+                min(self.max_workers, LIST_PAGES_AHEAD),
             )
             return
         pages = self._rest.paginate(

@@ -60,6 +60,10 @@ WINDOW_READERS: Final = 4
 # load's CPU ceiling, eight 0.70 to 1.05 and under 0.8 whenever the host was fast (docs/performance.md, rounds 22
 # to 24; the target is 0.8).
 MAX_WORKERS: Final = 16
+# The app-wide lists ask for at most this many pages at once (fewer where `max_workers` is lower): each read
+# costs up to one fewer requests past the list's end, and eight already keep a list's pages ahead of the
+# loader at 150 ms (`pipelines.bench.list_pages`); sixteen made a no-change re-run at 1M 84 requests, not 60.
+LIST_PAGES_AHEAD: Final = 8
 
 # Error codes that mean the credentials or the app id are wrong: the run stops at once.
 AUTH_ERROR_CODES: Final = frozenset(

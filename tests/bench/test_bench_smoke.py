@@ -32,24 +32,14 @@ def smoke(tmp_path: Path, *scenarios: str) -> dict:
 
 
 def test_the_default_run_leaves_out_what_runs_only_when_named():
-    names = [
-        "emulator",
-        "throughput",
-        "memory",
-        "rate_limited",
-        "latency",
-        "reverse_etl",
-        "tag_file",
-        "notebook",
-    ]
-    assert chosen(names, None, smoke=False) == [
+    assert chosen(None, smoke=False) == [
         "emulator",
         "throughput",
         "rate_limited",
         "reverse_etl",
         "tag_file",
     ]
-    assert chosen(names, None, smoke=True) == [
+    assert chosen(None, smoke=True) == [
         "emulator",
         "throughput",
         "memory",
@@ -57,7 +47,7 @@ def test_the_default_run_leaves_out_what_runs_only_when_named():
         "reverse_etl",
         "tag_file",
     ]
-    assert chosen(names, ["latency", "memory"], smoke=False) == ["memory", "latency"]
+    assert chosen(["latency", "memory"], smoke=False) == ["memory", "latency"]
 
 
 def test_smoke_throughput_produces_every_figure(tmp_path):

@@ -16,6 +16,7 @@ from sources.cometchat.errors import (
     CometChatError,
     CometChatNotFoundError,
 )
+from sources.cometchat.settings import LIST_PAGES_AHEAD
 
 BASE = "https://app1.api-eu.cometchat.io/v3"
 KEY = "f" * 40
@@ -112,6 +113,28 @@ def test_page_number_lists_stop_on_the_has_more_flag(client, requests_mock, monk
     assert list(client.pages("users")) == [[1, 2], [3, 4]]
     assert [r.qs["page"] for r in requests_mock.request_history] == [["1"], ["2"]]
     assert requests_mock.request_history[0].qs["perpage"] == ["2"]
+
+
+def test_a_list_asks_for_no_more_than_list_pages_ahead_at_once_however_many_workers(
+    requests_mock, monkeypatch
+):
+    """Sixteen workers, a 20-page list: pages are asked for 1, 2, 4, then 8 at a time, so at most seven past
+    its end (with sixteen at a time it would be eleven)."""
+    monkeypatch.setattr("sources.cometchat.client.PAGE_SIZE", 1)
+    credentials = CometChatCredentials(app_id="app1", api_key=KEY, region="eu")
+    client = CometChatClient(credentials, requests_per_minute=1e6, max_workers=16)
+
+    def answer(request, context) -> dict:
+        number = int(request.qs["page"][0])
+        rows = [number] if number <= 20 else []
+        pagination = {"total": 0, "count": len(rows), "per_page": 1, "current_page": number}
+        pagination["total_pages"] = number + 1 if number < 20 else number
+        return {"data": rows, "meta": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/users", json=answer)
+    assert [row for page in client.pages("users", ahead=True) for row in page] == list(range(1, 21))
+    asked = sorted(int(r.qs["page"][0]) for r in requests_mock.request_history)
+    assert asked[:20] == list(range(1, 21)) and 20 < len(asked) <= 20 + LIST_PAGES_AHEAD - 1
 
 
 def test_long_lists_read_ahead_ask_for_each_page_by_number(client, requests_mock, monkeypatch):
