@@ -44,10 +44,8 @@ BACKOFF_FACTOR_SECONDS: Final = 0.5
 MAX_RETRY_DELAY_SECONDS: Final = 90.0
 
 # A backlog of messages is cut into this many time windows, read concurrently (as many as `max_workers`, so that
-# every window is under way from the start and they end together). A window has one request in flight at a
-# time, so the windows also bound the connections that latency can use: at 150 ms a request, eight kept a fast
-# host's loader waiting 2 to 2.5 s of a 10 s load, sixteen 0.5 to 0.9 s (docs/performance.md, round 24)...
-DEFAULT_BACKFILL_WINDOWS: Final = 16
+# every window is under way from the start and they end together)...
+DEFAULT_BACKFILL_WINDOWS: Final = 8
 # ...each at least this long: a shorter backlog is read by the one sequential cursor.
 MIN_WINDOW_SECONDS: Final = 3600
 # The windows are read on this many connections at first (more where the first answers are slow); more, up to
@@ -56,13 +54,15 @@ MIN_WINDOW_SECONDS: Final = 3600
 WINDOW_READERS: Final = 4
 
 # Concurrent requests (the message windows, lists read ahead, per-viewer fetches, the reverse ETL's PUTs); the
-# rate budget still applies. Sixteen, for the message windows at 150 ms a request: four made 0.62 to 0.67 of the
-# load's CPU ceiling, eight 0.70 to 1.05 and under 0.8 whenever the host was fast (docs/performance.md, rounds 22
-# to 24; the target is 0.8).
-MAX_WORKERS: Final = 16
+# rate budget still applies. Eight, for the message windows at 150 ms a request: four made 0.62 to 0.67 of the
+# load's CPU ceiling, eight 0.75 to 0.90, eight taking turns among the windows 0.79 to 1.05 (docs/performance.md,
+# rounds 22 and 23; the target is 0.8). Sixteen (with sixteen windows) halved the loader's waits for pages but
+# made no faster load: every connection's thread costs the loader's own thread CPU (round 24).
+MAX_WORKERS: Final = 8
 # The app-wide lists ask for at most this many pages at once (fewer where `max_workers` is lower): each read
 # costs up to one fewer requests past the list's end, and eight already keep a list's pages ahead of the
-# loader at 150 ms (`pipelines.bench.list_pages`); sixteen made a no-change re-run at 1M 84 requests, not 60.
+# loader at 150 ms (`pipelines.bench.list_pages`); with `max_workers` at sixteen, lists read sixteen at a time
+# made a no-change re-run at 1M 84 requests, not 60 (round 24).
 LIST_PAGES_AHEAD: Final = 8
 
 # Error codes that mean the credentials or the app id are wrong: the run stops at once.
