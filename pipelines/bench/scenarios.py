@@ -244,7 +244,7 @@ def latency(sizes: dict[str, int]) -> dict:
     )
     budget = LATENCY_BUDGET
     budget_ceiling = budget / 60 * 1_000
-    rounds = [
+    loads = [
         (f"{label}_{round_}", windows, slow)
         for round_ in range(1, sizes["latency_rounds"] + 1)
         for label, windows, slow in (
@@ -256,7 +256,7 @@ def latency(sizes: dict[str, int]) -> dict:
     with Emulator(config) as emulator, tempfile.TemporaryDirectory() as workdir:
         total = emulator.message_count()
         runs: dict[str, dict] = {}
-        for label, windows, slow in [*rounds, ("one_cursor", 1, True)]:
+        for label, windows, slow in [*loads, ("one_cursor", 1, True)]:
             if slow:
                 emulator.configure(latency_ms=LATENCY_BACKFILL_MS, rate_limit=budget, rate_window=60)
             else:
