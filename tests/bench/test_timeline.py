@@ -3,10 +3,12 @@
 from pipelines import loading
 from pipelines.background_load import BackgroundLoad
 from pipelines.bench import timeline
+from sources.cometchat import windows
 
 
 def test_timeline_times_each_slice_and_its_load_on_the_thread():
     extract_slice, load_on_thread = loading.extract_slice, BackgroundLoad._load
+    page_wait = windows._Rounds.get
 
     steps, seconds = timeline.measure(messages=3_000, messages_per_load=1_000)
 
@@ -26,3 +28,4 @@ def test_timeline_times_each_slice_and_its_load_on_the_thread():
     assert steps.waits and all(waited >= 0 for _, waited in steps.waits)
     assert "for the windows' pages" in printed and "answers of the API" in printed
     assert (loading.extract_slice, BackgroundLoad._load) == (extract_slice, load_on_thread)
+    assert windows._Rounds.get is page_wait
