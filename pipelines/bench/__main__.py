@@ -6,7 +6,7 @@
     python -m pipelines.bench --only memory   # peak RSS of our process tree at 1M and 5M messages (long)
     python -m pipelines.bench --only memory --memory-messages 5000000 --memory-contenders ours
     python -m pipelines.bench --only tag_file # a 100,000-row tag file: local work per phase, peak RSS
-    python -m pipelines.bench --only latency  # 200k messages at 150 ms per request: time windows vs one cursor
+    python -m pipelines.bench --only latency  # 200k messages at 150 ms a request against the CPU ceiling, 5 rounds
     python -m pipelines.bench --big --only notebook   # the analysis notebook on 1M messages: time, peak RSS
 
 Prints a table and writes bench-results/latest.json. Every comparison runs in the same invocation,

@@ -1,5 +1,5 @@
 """How long the app-wide lists (users, groups, conversations) take to read at a given latency: one page at a time
-against up to `max_workers` pages at once (`sources/cometchat/pages_ahead.py`), alternated on the same
+against up to LIST_PAGES_AHEAD (8) pages at once (`sources/cometchat/pages_ahead.py`), alternated on the same
 emulator, and a whole no-change re-run as run.py does it. Prints figures; asserts nothing.
 
     python -m pipelines.bench.list_pages --users 20000 --conversations-per-user 20 --latency-ms 150

@@ -289,13 +289,21 @@ def latency(sizes: dict[str, int]) -> dict:
             f"{label}_retries": run["retries"],
             f"{label}_throttle_wait_s": run["throttle_wait_s"],
         }
+    return result | latency_ratios(rates, sizes["latency_rounds"], budget_ceiling)
+
+
+def latency_ratios(rates: dict[str, float], rounds: int, budget_ceiling: float) -> dict[str, float]:
+    """Scenario 6's ratios from each load's messages/s: each round's windows at latency over that round's own
+    ceiling (the lower of the budget's and the faster of its two loads without latency), their median and the
+    lowest. One cursor at latency, run once after the rounds, is set against the median ceiling: a rough figure."""
+    result: dict[str, float] = {}
     ratios, ceilings = [], []
-    for round_ in range(1, sizes["latency_rounds"] + 1):
+    for round_ in range(1, rounds + 1):
         ceiling = min(budget_ceiling, max(rates[f"cpu_windows_{round_}"], rates[f"cpu_one_cursor_{round_}"]))
         ceilings.append(ceiling)
         ratios.append(rates[f"windows_{round_}"] / ceiling)
         result[f"windows_over_ceiling_{round_}"] = ratios[-1]
-    windows_rate = statistics.median(rates[f"windows_{round_}"] for round_ in range(1, len(ratios) + 1))
+    windows_rate = statistics.median(rates[f"windows_{round_}"] for round_ in range(1, rounds + 1))
     return result | {
         "ceiling_messages_per_s": statistics.median(ceilings),
         "windows_over_ceiling": statistics.median(ratios),

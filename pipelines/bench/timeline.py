@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from pipelines import loading
 from pipelines.background_load import BackgroundLoad
 from pipelines.bench.scenarios import LATENCY_BUDGET, throughput_data
 from sources.cometchat import CometChatClient, CometChatCredentials, windows
-from sources.cometchat.settings import DEFAULT_BACKFILL_WINDOWS, MAX_WORKERS, MESSAGES_PER_LOAD
+from sources.cometchat.settings import MAX_WORKERS, MESSAGES_PER_LOAD
 from sources.cometchat_emulator import Emulator
 
 SAMPLE_SECONDS = 0.2
@@ -151,11 +151,16 @@ def measure(
     latency_ms: int = 0,
     messages_only: bool = False,
     max_workers: int = MAX_WORKERS,
-    backfill_windows: int = DEFAULT_BACKFILL_WINDOWS,
+    backfill_windows: int | None = None,
 ) -> tuple[Timeline, float]:
     """The timeline of one `run_load` of `messages` messages in slices of `messages_per_load`, and its wall
-    seconds; with `latency_ms`, every answer that late and the budget scenario 6's."""
-    windows_set = patch.dict(os.environ, {"SOURCES__COMETCHAT__BACKFILL_WINDOWS": str(backfill_windows)})
+    seconds; with `latency_ms`, every answer that late and the budget scenario 6's. `backfill_windows`: else
+    the source's configuration (its default, or SOURCES__COMETCHAT__BACKFILL_WINDOWS)."""
+    windows_set = (
+        patch.dict(os.environ, {"SOURCES__COMETCHAT__BACKFILL_WINDOWS": str(backfill_windows)})
+        if backfill_windows is not None
+        else nullcontext()
+    )
     with (
         windows_set,
         Emulator(throughput_data(messages)) as emulator,
@@ -209,7 +214,9 @@ def report(timeline: Timeline, seconds: float) -> str:
     )
     count, answer_seconds = timeline.answers
     if count:
-        lines.append(f"{count} answers of the API, {1000 * answer_seconds / count:.0f} ms each on average")
+        lines.append(
+            f"{count} answers of the API in the whole run, {1000 * answer_seconds / count:.0f} ms each on average"
+        )
     return "\n".join(lines)
 
 
@@ -222,7 +229,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--messages-only", action="store_true")
     parser.add_argument("--max-workers", type=int, default=MAX_WORKERS)
-    parser.add_argument("--backfill-windows", type=int, default=DEFAULT_BACKFILL_WINDOWS)
+    parser.add_argument("--backfill-windows", type=int, help="default: the source's configuration (8)")
     args = parser.parse_args()
     timeline, seconds = measure(
         args.messages,

@@ -188,9 +188,9 @@ class CometChatClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a page-number list, asked at the largest page size, until the API says no more.
 
-        `ahead`: up to LIST_PAGES_AHEAD pages (at most `max_workers`) are asked for at once (`pages_ahead.py`),
-        for the long app-wide lists; this costs up to one fewer requests past the list's end. `decode`: as for
-        `get_body`.
+        `ahead`: up to `min(max_workers, LIST_PAGES_AHEAD)` pages are asked for at once (`pages_ahead.py`), for
+        the long app-wide lists; this costs up to one request fewer than that past the list's end. `decode`: as
+        for `get_body`.
         """
         if ahead:
             query = {**(params or {}), "perPage": PAGE_SIZE}

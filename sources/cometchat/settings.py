@@ -60,7 +60,7 @@ WINDOW_READERS: Final = 4
 # made no faster load: every connection's thread costs the loader's own thread CPU (round 24).
 MAX_WORKERS: Final = 8
 # The app-wide lists ask for at most this many pages at once (fewer where `max_workers` is lower): each read
-# costs up to one fewer requests past the list's end, and eight already keep a list's pages ahead of the
+# costs up to one request fewer than that past the list's end, and eight already keep a list's pages ahead of the
 # loader at 150 ms (`pipelines.bench.list_pages`); with `max_workers` at sixteen, lists read sixteen at a time
 # made a no-change re-run at 1M 84 requests, not 60 (round 24).
 LIST_PAGES_AHEAD: Final = 8

@@ -25,7 +25,7 @@ def test_timeline_times_each_slice_and_its_load_on_the_thread():
     assert "load a slice on the load thread" in printed and "whole run:" in printed
     assert "message windows read on" in printed
     # A first run of 3,000 messages reads them in time windows: the loader's waits for their pages are timed.
-    assert steps.waits and all(waited >= 0 for _, waited in steps.waits)
+    assert steps.waits
     assert "for the windows' pages" in printed and "answers of the API" in printed
     assert (loading.extract_slice, BackgroundLoad._load) == (extract_slice, load_on_thread)
     assert windows._Rounds.get is page_wait

@@ -119,7 +119,7 @@ def test_a_list_asks_for_no_more_than_list_pages_ahead_at_once_however_many_work
     requests_mock, monkeypatch
 ):
     """Sixteen workers, a 20-page list: pages are asked for 1, 2, 4, then 8 at a time, so at most seven past
-    its end (with sixteen at a time it would be eleven)."""
+    its end (with sixteen at a time it would be fifteen)."""
     monkeypatch.setattr("sources.cometchat.client.PAGE_SIZE", 1)
     credentials = CometChatCredentials(app_id="app1", api_key=KEY, region="eu")
     client = CometChatClient(credentials, requests_per_minute=1e6, max_workers=16)
